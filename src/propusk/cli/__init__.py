@@ -1,0 +1,1 @@
+"""The ``propusk`` command line: server administration and a client for its API."""

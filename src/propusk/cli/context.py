@@ -1,0 +1,67 @@
+"""What every command shares: the settings (read once) and a way to run async code."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from propusk.config import ConfigError, Settings, load_settings
+from propusk.services.container import Services, build_services
+
+__all__ = ["CliContext", "console", "fail", "pass_cli", "run_with_services"]
+
+T = TypeVar("T")
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> None:
+    err_console.print(f"[red]error:[/red] {message}")
+    raise SystemExit(1)
+
+
+@dataclass
+class CliContext:
+    config_file: Path | None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file, **self.overrides)
+            except ConfigError as exc:
+                fail(str(exc))
+        assert self._settings is not None
+        return self._settings
+
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Build the services, run ``work`` with them, and close them, on a fresh event loop."""
+
+    async def main() -> T:
+        try:
+            services = build_services(settings)
+        except ConfigError as exc:
+            fail(str(exc))
+            raise
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    return asyncio.run(main())
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

@@ -1,0 +1,204 @@
+"""Server administration: init, serve, database, configuration, keys, admins."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+import click
+
+from propusk.config import ConfigError
+from propusk.core.errors import PropuskError
+from propusk.services.audit import Origin
+from propusk.services.container import Services
+from propusk.services.keyring import load_master_key
+from propusk.storage import migrate
+from propusk.storage.db import is_sqlite
+
+from .context import CliContext, console, fail, pass_cli, run, run_with_services
+
+CLI_ORIGIN = Origin(ip=None, user_agent="propusk-cli")
+
+
+@click.command()
+@pass_cli
+def init(cli: CliContext) -> None:
+    """Create the data directory, master key, database and server keys. Safe to run twice."""
+    s = cli.settings
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(s.data_dir, 0o700)
+    try:
+        load_master_key(s, create=s.master_key is None)
+    except ConfigError as exc:
+        fail(str(exc))
+    migrate.upgrade(s.effective_database_url)
+
+    async def keys(services: Services) -> str:
+        return await services.keyring.ensure_signing_key()
+
+    kid = run_with_services(s, keys)
+    where = s.effective_master_key_file if s.master_key is None else "PROPUSK_MASTER_KEY"
+    console.print(f"data directory: {s.data_dir.resolve()}")
+    console.print(f"master key: {where}")
+    console.print(f"database: {s.masked()['database_url']} (schema {migrate.head_revision()})")
+    console.print(f"signing key: {kid}")
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: settings.host).")
+@click.option("--port", type=int, default=None, help="Port (default: settings.port).")
+@pass_cli
+def serve(cli: CliContext, host: str | None, port: int | None) -> None:
+    """Run the server."""
+    import uvicorn
+
+    from propusk.web.app import create_app
+
+    s = cli.settings
+    try:
+        load_master_key(s)
+    except ConfigError as exc:
+        fail(f"{exc}\n(outside development mode the server will not start without one)")
+    current = run(migrate.current_revision(s.effective_database_url))
+    if current != migrate.head_revision():
+        fail(
+            f"the database schema is at {current}, not {migrate.head_revision()}:"
+            " run `propusk init`"
+            " (or `propusk db upgrade`)"
+        )
+    try:
+        app = create_app(s)
+    except ConfigError as exc:
+        fail(str(exc))
+    uvicorn.run(
+        app,
+        host=host or s.host,
+        port=port or s.port,
+        log_level=s.log_level,
+        proxy_headers=False,  # Propusk resolves X-Forwarded-For itself, from trusted_proxies
+        server_header=False,
+    )
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_cli
+def db_upgrade(cli: CliContext, revision: str) -> None:
+    """Apply migrations."""
+    url = cli.settings.effective_database_url
+    if is_sqlite(url):
+        cli.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(url, revision)
+    console.print(f"schema at {run(migrate.current_revision(url))}")
+
+
+@db.command("current")
+@pass_cli
+def db_current(cli: CliContext) -> None:
+    """Print the schema revision of the database."""
+    console.print(str(run(migrate.current_revision(cli.settings.effective_database_url))))
+
+
+@click.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("show")
+@pass_cli
+def config_show(cli: CliContext) -> None:
+    """Print the effective settings, secrets masked."""
+    click.echo(json.dumps(cli.settings.masked(), indent=2, default=str))
+
+
+@click.group()
+def keys() -> None:
+    """The server keyring."""
+
+
+@keys.command("rotate-signing")
+@pass_cli
+def keys_rotate(cli: CliContext) -> None:
+    """Add a new access-token signing key; the old one verifies until its tokens expire."""
+    s = cli.settings
+    verify_for = timedelta(seconds=s.access_token_ttl + s.token_leeway + 60)
+
+    async def rotate(services: Services) -> str:
+        kid = await services.keyring.rotate_signing(verify_for)
+        await services.audit.record(
+            "keyring.signing_rotated",
+            actor_type="system",
+            origin=CLI_ORIGIN,
+            target_type="server_key",
+            target_id=kid,
+        )
+        return kid
+
+    console.print(f"new signing key: {run_with_services(s, rotate)}")
+
+
+@keys.command("list")
+@pass_cli
+def keys_list(cli: CliContext) -> None:
+    """List server keys (no key material)."""
+
+    async def listing(services: Services) -> list[dict[str, object]]:
+        return await services.keyring.list_keys()
+
+    for row in run_with_services(cli.settings, listing):
+        state = "active" if row["retired_at"] is None else f"verifies until {row['verify_until']}"
+        console.print(f"{row['kid']}  {row['purpose']}  {row['algorithm']}  {state}")
+
+
+@click.group()
+def admin() -> None:
+    """Administrators and roles."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="PROPUSK_ADMIN_PASSWORD",
+    help="Prompted for when not given.",
+)
+@pass_cli
+def admin_create(cli: CliContext, email: str, password: str) -> None:
+    """Create the first administrator (or give an existing account the admin role)."""
+
+    async def create(services: Services) -> tuple[str, bool]:
+        return await services.accounts.create_admin(email, password, CLI_ORIGIN)
+
+    try:
+        account_id, created = run_with_services(cli.settings, create)
+    except PropuskError as exc:
+        fail(exc.message)
+        return
+    what = "created" if created else "already existed; admin role granted"
+    console.print(f"administrator {email} {what} (id {account_id})")
+
+
+@admin.command("set-roles")
+@click.argument("email")
+@click.argument("roles", nargs=-1, required=True)
+@pass_cli
+def admin_set_roles(cli: CliContext, email: str, roles: tuple[str, ...]) -> None:
+    """Set an account's roles (``user`` is always kept)."""
+
+    async def assign(services: Services) -> list[str]:
+        account_id = await services.accounts.find_id_by_email(email)
+        return await services.accounts.set_roles(None, account_id, roles, CLI_ORIGIN)
+
+    try:
+        console.print("roles: " + ", ".join(run_with_services(cli.settings, assign)))
+    except PropuskError as exc:
+        fail(exc.message)

@@ -1,0 +1,192 @@
+"""Settings: read once at the edge (the web app factory, the CLI).
+
+Sources, later ones winning: built-in defaults, a TOML file (``--config``, ``PROPUSK_CONFIG``
+or ``./propusk.toml``), then ``PROPUSK_<NAME>`` environment variables. Names are flat
+(``access_token_ttl``); a TOML table is flattened with ``_`` (``[smtp] host`` →
+``smtp_host``). Secrets are ``SecretStr`` and print masked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+ENV_PREFIX = "PROPUSK_"
+DEFAULT_CONFIG_FILE = "propusk.toml"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid or unsafe; the message says which setting and why."""
+
+
+class Settings(BaseModel):
+    """Every setting Propusk reads. See docs/configuration.md for each one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["development", "production"] = "production"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    issuer: str = "http://127.0.0.1:8080"
+    public_url: str | None = None
+
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+
+    access_token_ttl: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=300)
+    refresh_reuse_grace: int = Field(default=10, ge=0, le=300)
+    token_leeway: int = Field(default=0, ge=0, le=300)
+
+    require_email_confirmation: bool = True
+    confirmation_ttl: int = Field(default=48 * 3600, ge=300)
+    reset_token_ttl: int = Field(default=3600, ge=300)
+
+    roles: list[str] = Field(
+        default_factory=lambda: ["user", "admin", "privacy", "confidential_contracts"]
+    )
+
+    password_min_length: int = Field(default=8, ge=1, le=256)
+    password_max_bytes: int = Field(default=1024, ge=64, le=4096)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window: int = Field(default=900, ge=1)
+
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mail_from: str = "Propusk <no-reply@localhost>"
+
+    log_level: str = "info"
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_include_user(cls, value: list[str]) -> list[str]:
+        if "user" not in value or "admin" not in value:
+            raise ValueError("roles must include 'user' and 'admin'")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'propusk.db').resolve()}"
+
+    @property
+    def effective_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or self.issuer).rstrip("/")
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, every secret replaced by ``'**********'``."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "**********"
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        out["database_url"] = _mask_url(self.effective_database_url)
+        if self.redis_url:
+            out["redis_url"] = _mask_url(self.redis_url)
+        return out
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host`` URLs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:**********@{host}" if ":" in creds else url
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}".replace("-", "_")
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}_"))
+        else:
+            out[name] = value
+    return out
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    fields = Settings.model_fields
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            continue
+        value: Any = raw
+        if name in ("roles", "trusted_proxies"):
+            value = (
+                json.loads(raw)
+                if raw.startswith("[")
+                else [p.strip() for p in raw.split(",") if p.strip()]
+            )
+        out[name] = value
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the effective Settings from file, environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    path = Path(config_file) if config_file else None
+    if path is None and env.get(f"{ENV_PREFIX}CONFIG"):
+        path = Path(env[f"{ENV_PREFIX}CONFIG"])
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = Path(DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data.update(_flatten(tomllib.loads(path.read_text(encoding="utf-8"))))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"configuration file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from exc
+    try:
+        data.update(_from_env(env))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"an environment list setting is not valid JSON: {exc}") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

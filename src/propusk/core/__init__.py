@@ -1,0 +1,1 @@
+"""The pure core: formats, crypto, hashing and policy. No I/O, no clock, no randomness."""

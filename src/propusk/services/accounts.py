@@ -1,0 +1,421 @@
+"""Accounts: registration, e-mail confirmation, passwords, addresses and roles."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propusk.config import Settings
+from propusk.core.errors import Conflict, InvalidRequest, InvalidToken, NotFound
+from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
+from propusk.core.opaque import digest, make_secret
+from propusk.services.audit import Audit, Origin
+from propusk.services.clock import Clock
+from propusk.services.mail import Mailer
+from propusk.services.passwords import PasswordService
+from propusk.storage.db import Database
+from propusk.storage.models import Account, AccountRole, Address, EmailToken, RefreshToken
+
+__all__ = ["CONFIRM_PREFIX", "RESET_PREFIX", "Accounts", "Profile", "addresses_of", "roles_of"]
+
+CONFIRM_PREFIX = "propusk_ec_"
+RESET_PREFIX = "propusk_pr_"
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    email: str | None
+    name: str | None
+    kind: str
+    locale: str
+    source: str
+    status: str
+    confirmed: bool
+    roles: tuple[str, ...]
+    addresses: tuple[dict[str, str], ...]
+    created_at: datetime
+
+
+async def roles_of(session: AsyncSession, account_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(AccountRole.role).where(AccountRole.account_id == account_id)
+    )
+    return sorted(rows)
+
+
+async def addresses_of(session: AsyncSession, account_id: str) -> list[dict[str, str]]:
+    rows = await session.scalars(
+        select(Address).where(Address.account_id == account_id).order_by(Address.created_at)
+    )
+    return [{"address": a.address, "type": a.type, "name": a.name} for a in rows]
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, account_id: str, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+class Accounts:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        audit: Audit,
+        mailer: Mailer,
+        passwords: PasswordService,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._audit = audit
+        self._mailer = mailer
+        self._passwords = passwords
+        self._settings = settings
+
+    # -- registration and confirmation ------------------------------------------------
+
+    async def register(
+        self, email: str, password: str, locale: str, source: str, origin: Origin
+    ) -> Account:
+        email = normalize_email(email)
+        check_locale(locale)
+        check_source(source)
+        password_hash = await self._passwords.hash(password)
+        now = self._clock.now()
+        account = Account(
+            id=str(uuid.uuid4()),
+            email=email,
+            password_hash=password_hash,
+            kind="person",
+            locale=locale,
+            source=source,
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._db.session() as session:
+                session.add(account)
+                await session.flush()
+                session.add(AccountRole(account_id=account.id, role="user"))
+                code = await self._new_email_token(session, account.id, "confirm")
+                self._audit.add(
+                    session,
+                    "account.registered",
+                    actor_id=account.id,
+                    origin=origin,
+                    target_type="account",
+                    target_id=account.id,
+                    data={"source": source},
+                )
+        except IntegrityError:
+            raise Conflict("An account with this e-mail already exists") from None
+        await self._send_confirmation(email, code)
+        return account
+
+    async def _new_email_token(self, session: AsyncSession, account_id: str, purpose: str) -> str:
+        now = self._clock.now()
+        # A new code supersedes the unused ones of the same purpose.
+        await session.execute(
+            update(EmailToken)
+            .where(
+                EmailToken.account_id == account_id,
+                EmailToken.purpose == purpose,
+                EmailToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+        prefix = CONFIRM_PREFIX if purpose == "confirm" else RESET_PREFIX
+        ttl = (
+            self._settings.confirmation_ttl
+            if purpose == "confirm"
+            else self._settings.reset_token_ttl
+        )
+        code = make_secret(prefix, secrets.token_bytes(32))
+        session.add(
+            EmailToken(
+                id=str(uuid.uuid4()),
+                account_id=account_id,
+                purpose=purpose,
+                digest=digest(code),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl),
+            )
+        )
+        return code
+
+    async def _send_confirmation(self, email: str, code: str) -> None:
+        link = f"{self._settings.effective_public_url}/v1/user/confirm/{code}"
+        await self._mailer.send(
+            email,
+            "Confirm your e-mail address",
+            f"Open this link to confirm your account:\n\n{link}\n\n"
+            "If you did not register, ignore this message.\n",
+        )
+
+    async def _use_email_token(self, session: AsyncSession, code: str, purpose: str) -> EmailToken:
+        """Spend a single-use code atomically; a second use or an expired code fails."""
+        now = self._clock.now()
+        row = await session.scalar(
+            select(EmailToken).where(
+                EmailToken.digest == digest(code), EmailToken.purpose == purpose
+            )
+        )
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            raise InvalidToken("The code is invalid or has expired")
+        claimed = await session.execute(
+            update(EmailToken)
+            .where(EmailToken.id == row.id, EmailToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise InvalidToken("The code is invalid or has expired")
+        return row
+
+    async def confirm(self, code: str, origin: Origin) -> None:
+        if not code.startswith(CONFIRM_PREFIX) or len(code) > 128:
+            raise InvalidToken("The code is invalid or has expired")
+        async with self._db.session() as session:
+            token = await self._use_email_token(session, code, "confirm")
+            account = await session.get(Account, token.account_id)
+            assert account is not None
+            if account.email_confirmed_at is None:
+                account.email_confirmed_at = self._clock.now()
+            self._audit.add(
+                session,
+                "account.confirmed",
+                actor_id=account.id,
+                origin=origin,
+                target_type="account",
+                target_id=account.id,
+            )
+
+    async def resend_confirmation(self, email: str, origin: Origin) -> None:
+        """Send a new code if the account exists and is unconfirmed; silent otherwise,
+        so the answer does not tell which addresses are registered."""
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            account = await session.scalar(select(Account).where(Account.email == email))
+            if account is None or account.email_confirmed_at is not None:
+                return
+            code = await self._new_email_token(session, account.id, "confirm")
+            self._audit.add(
+                session, "account.confirmation_resent", actor_id=account.id, origin=origin
+            )
+        await self._send_confirmation(email, code)
+
+    # -- passwords --------------------------------------------------------------------
+
+    async def request_password_reset(self, email: str, source: str | None, origin: Origin) -> None:
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            account = await session.scalar(
+                select(Account).where(Account.email == email, Account.kind == "person")
+            )
+            if account is None:
+                return
+            code = await self._new_email_token(session, account.id, "reset")
+            self._audit.add(
+                session,
+                "account.password_reset_requested",
+                actor_id=account.id,
+                origin=origin,
+                data={"source": source} if source else None,
+            )
+        await self._mailer.send(
+            email,
+            "Reset your password",
+            "Use this code to set a new password (POST /v1/user/password/reset):\n\n"
+            f"{code}\n\nIt works once and expires in "
+            f"{self._settings.reset_token_ttl // 60} minutes. "
+            "If you did not ask for it, ignore this message.\n",
+        )
+
+    async def reset_password(self, code: str, password: str, origin: Origin) -> None:
+        if not code.startswith(RESET_PREFIX) or len(code) > 128:
+            raise InvalidToken("The code is invalid or has expired")
+        new_hash = await self._passwords.hash(password)
+        async with self._db.session() as session:
+            token = await self._use_email_token(session, code, "reset")
+            account = await session.get(Account, token.account_id)
+            assert account is not None
+            now = self._clock.now()
+            account.password_hash = new_hash
+            account.updated_at = now
+            # Following a reset link proves control of the mailbox.
+            account.email_confirmed_at = account.email_confirmed_at or now
+            await revoke_all_refresh_tokens(session, account.id, now)
+            self._audit.add(session, "account.password_reset", actor_id=account.id, origin=origin)
+
+    async def change_password(
+        self, account_id: str, password: str, repeat: str, origin: Origin
+    ) -> None:
+        if not secrets.compare_digest(password.encode(), repeat.encode()):
+            raise InvalidRequest("password and passwordRepeat differ")
+        new_hash = await self._passwords.hash(password)
+        async with self._db.session() as session:
+            account = await session.get(Account, account_id)
+            if account is None or account.kind != "person":
+                raise NotFound("No such account")
+            now = self._clock.now()
+            account.password_hash = new_hash
+            account.updated_at = now
+            await revoke_all_refresh_tokens(session, account.id, now)
+            self._audit.add(session, "account.password_changed", actor_id=account.id, origin=origin)
+
+    # -- profile, addresses, roles ----------------------------------------------------
+
+    async def profile(self, account_id: str) -> Profile:
+        async with self._db.session() as session:
+            account = await session.get(Account, account_id)
+            if account is None:
+                raise NotFound("No such account")
+            return Profile(
+                id=account.id,
+                email=account.email,
+                name=account.name,
+                kind=account.kind,
+                locale=account.locale,
+                source=account.source,
+                status=account.status,
+                confirmed=account.email_confirmed_at is not None,
+                roles=tuple(await roles_of(session, account.id)),
+                addresses=tuple(await addresses_of(session, account.id)),
+                created_at=account.created_at,
+            )
+
+    async def add_address(self, account_id: str, address: str, name: str, origin: Origin) -> str:
+        check_address(address)
+        if not 1 <= len(name) <= 255:
+            raise InvalidRequest("name must be 1-255 characters")
+        row = Address(
+            id=str(uuid.uuid4()),
+            account_id=account_id,
+            address=address,
+            name=name,
+            type="node",
+            created_at=self._clock.now(),
+        )
+        try:
+            async with self._db.session() as session:
+                session.add(row)
+                self._audit.add(
+                    session,
+                    "account.address_added",
+                    actor_id=account_id,
+                    origin=origin,
+                    target_type="address",
+                    target_id=row.id,
+                    data={"address": address},
+                )
+        except IntegrityError:
+            raise Conflict("This address is already registered for the account") from None
+        return row.id
+
+    async def email_exists(self, email: str) -> bool:
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(Account).where(Account.email == email)
+            )
+            return bool(count)
+
+    async def find_id_by_email(self, email: str) -> str:
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            account_id = await session.scalar(select(Account.id).where(Account.email == email))
+        if account_id is None:
+            raise NotFound("No such account")
+        return account_id
+
+    async def set_roles(
+        self, actor_id: str | None, account_id: str, roles: Sequence[str], origin: Origin
+    ) -> list[str]:
+        wanted = _checked_roles(roles, self._settings.roles)
+        async with self._db.session() as session:
+            account = await session.get(Account, account_id)
+            if account is None:
+                raise NotFound("No such account")
+            before = await roles_of(session, account_id)
+            await session.execute(delete(AccountRole).where(AccountRole.account_id == account_id))
+            session.add_all(AccountRole(account_id=account_id, role=r) for r in wanted)
+            self._audit.add(
+                session,
+                "account.roles_changed",
+                actor_id=actor_id,
+                origin=origin,
+                target_type="account",
+                target_id=account_id,
+                data={"before": before, "after": wanted},
+            )
+        return wanted
+
+    async def create_admin(self, email: str, password: str, origin: Origin) -> tuple[str, bool]:
+        """Bootstrap an administrator: a confirmed account with roles user and admin.
+
+        If the account exists it is given the admin role (its password is left alone).
+        Returns the account id and whether it was created.
+        """
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            existing = await session.scalar(select(Account).where(Account.email == email))
+            if existing is not None:
+                current = await roles_of(session, existing.id)
+                if "admin" not in current:
+                    session.add(AccountRole(account_id=existing.id, role="admin"))
+                    self._audit.add(
+                        session,
+                        "account.roles_changed",
+                        actor_type="system",
+                        origin=origin,
+                        target_type="account",
+                        target_id=existing.id,
+                        data={"before": current, "after": sorted([*current, "admin"])},
+                    )
+                return existing.id, False
+        password_hash = await self._passwords.hash(password)
+        now = self._clock.now()
+        account = Account(
+            id=str(uuid.uuid4()),
+            email=email,
+            password_hash=password_hash,
+            kind="person",
+            locale="en",
+            source="admin",
+            status="active",
+            email_confirmed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._db.session() as session:
+            session.add(account)
+            await session.flush()
+            session.add_all(AccountRole(account_id=account.id, role=r) for r in ("user", "admin"))
+            self._audit.add(
+                session,
+                "account.admin_created",
+                actor_type="system",
+                origin=origin,
+                target_type="account",
+                target_id=account.id,
+            )
+        return account.id, True
+
+
+def _checked_roles(roles: Iterable[str], known: Sequence[str]) -> list[str]:
+    wanted = sorted(set(roles) | {"user"})
+    unknown = [r for r in wanted if r not in known]
+    if unknown:
+        raise InvalidRequest(f"unknown roles: {', '.join(unknown)}")
+    return wanted

@@ -1,0 +1,85 @@
+"""Wires the services together from settings: one place that knows every dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from propusk.config import Settings
+from propusk.core.passwords import PasswordPolicy
+from propusk.services.accounts import Accounts
+from propusk.services.audit import Audit
+from propusk.services.clock import Clock, SystemClock
+from propusk.services.keyring import Keyring, load_master_key
+from propusk.services.mail import Mailer, create_mailer
+from propusk.services.passwords import PasswordService
+from propusk.services.sessions import Sessions
+from propusk.services.throttle import LoginThrottle
+from propusk.storage.cache import Cache, create_cache
+from propusk.storage.db import Database
+
+__all__ = ["Services", "build_services", "password_policy"]
+
+
+def password_policy(settings: Settings) -> PasswordPolicy:
+    return PasswordPolicy(
+        time_cost=settings.argon2_time_cost,
+        memory_cost_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        min_length=settings.password_min_length,
+        max_bytes=settings.password_max_bytes,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    cache: Cache
+    mailer: Mailer
+    audit: Audit
+    keyring: Keyring
+    passwords: PasswordService
+    accounts: Accounts
+    sessions: Sessions
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.db.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    cache: Cache | None = None,
+    mailer: Mailer | None = None,
+    master_key: bytes | None = None,
+) -> Services:
+    db = db or Database.from_url(settings.effective_database_url)
+    clock = clock or SystemClock()
+    cache = cache or create_cache(settings.redis_url)
+    mailer = mailer or create_mailer(settings)
+    key = master_key if master_key is not None else load_master_key(settings)
+    audit = Audit(db, clock)
+    keyring = Keyring(db, key, clock)
+    passwords = PasswordService(password_policy(settings))
+    throttle = LoginThrottle(
+        cache,
+        per_account=settings.login_max_failures_per_account,
+        per_ip=settings.login_max_failures_per_ip,
+        window=settings.login_failure_window,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        cache=cache,
+        mailer=mailer,
+        audit=audit,
+        keyring=keyring,
+        passwords=passwords,
+        accounts=Accounts(db, clock, audit, mailer, passwords, settings),
+        sessions=Sessions(db, clock, audit, keyring, passwords, throttle, settings),
+    )

@@ -1,0 +1,244 @@
+"""The server keyring: key material in the database, sealed with the master key.
+
+This issue uses one purpose, ``access-signing`` (RS256 keys for account access tokens);
+later purposes (JWE keys, the CA key, peppers) share the table and the sealing. Parsed key
+objects are cached: parsing an RSA private key costs tens of milliseconds, so it happens
+once per key per process, never per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import stat
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.jwk import RSAKey
+from sqlalchemy import select
+
+from propusk.config import ConfigError, Settings
+from propusk.core import sealing
+from propusk.core.keys import load_private_der, private_key_der, public_key_der, rsa_kid
+from propusk.services.clock import Clock
+from propusk.storage.db import Database
+from propusk.storage.models import ServerKey
+
+__all__ = ["ACCESS_SIGNING", "Keyring", "load_master_key"]
+
+ACCESS_SIGNING = "access-signing"
+RSA_BITS = 2048
+# How often a node re-reads the keyring so it learns of rotations made by another node,
+# and the shortest gap between two re-reads forced by an unknown kid (a cheap DoS guard).
+RELOAD_INTERVAL = 30.0
+FORCED_RELOAD_GAP = 5.0
+
+
+def load_master_key(settings: Settings, *, create: bool = False) -> bytes:
+    """The master key from ``PROPUSK_MASTER_KEY`` or the key file.
+
+    ``create`` makes a new key file (mode 0600) when none exists. Outside development a
+    missing key is a configuration error: the server will not invent one and start.
+    """
+    if settings.master_key is not None:
+        try:
+            return sealing.decode_master_key(settings.master_key.get_secret_value())
+        except ValueError as exc:
+            raise ConfigError(f"PROPUSK_MASTER_KEY: {exc}") from None
+    path = settings.effective_master_key_file
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and settings.mode != "development":
+            raise ConfigError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
+        try:
+            return sealing.decode_master_key(path.read_text(encoding="ascii"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    if not create:
+        raise ConfigError(
+            f"no master key: set PROPUSK_MASTER_KEY or run `propusk init` to create {path}"
+        )
+    _write_key_file(path, secrets.token_bytes(sealing.MASTER_KEY_BYTES))
+    return load_master_key(settings)
+
+
+def _write_key_file(path: Path, key: bytes) -> None:
+    import base64
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    signing: RSAKey | None
+    verifying: Mapping[str, RSAKey]
+    public: Mapping[str, rsa.RSAPublicKey]
+
+
+class Keyring:
+    def __init__(self, db: Database, master_key: bytes, clock: Clock) -> None:
+        self._db = db
+        self._master_key = master_key
+        self._clock = clock
+        self._loaded: _Loaded | None = None
+        self._loaded_at = 0.0
+        self._private_cache: dict[str, RSAKey] = {}
+        self._lock = asyncio.Lock()
+
+    def _context(self, kid: str) -> bytes:
+        return f"server-key:{kid}".encode()
+
+    async def create_signing_key(self) -> str:
+        """Add a new RS256 key and make it the active one; return its kid.
+
+        Keys it replaces stop signing now and keep verifying until every token they signed
+        has expired (``verify_until`` is set by :meth:`rotate_signing`).
+        """
+        key = await asyncio.to_thread(rsa.generate_private_key, 65537, RSA_BITS)
+        kid = rsa_kid(key.public_key())
+        sealed = sealing.seal(
+            self._master_key,
+            private_key_der(key),
+            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
+            context=self._context(kid),
+        )
+        async with self._db.session() as session:
+            session.add(
+                ServerKey(
+                    kid=kid,
+                    purpose=ACCESS_SIGNING,
+                    algorithm="RS256",
+                    public_der=public_key_der(key.public_key()),
+                    sealed_private=sealed,
+                    created_at=self._clock.now(),
+                )
+            )
+        self._loaded = None
+        return kid
+
+    async def ensure_signing_key(self) -> str:
+        """The active signing key's kid, creating the first key if there is none."""
+        current = await self._active_row()
+        if current is not None:
+            return current.kid
+        return await self.create_signing_key()
+
+    async def rotate_signing(self, verify_for: timedelta) -> str:
+        """Retire the active key(s) and add a new one; the old ones verify for ``verify_for``."""
+        now = self._clock.now()
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(ServerKey).where(
+                    ServerKey.purpose == ACCESS_SIGNING, ServerKey.retired_at.is_(None)
+                )
+            )
+            for row in rows:
+                row.retired_at = now
+                row.verify_until = now + verify_for
+        return await self.create_signing_key()
+
+    async def _active_row(self) -> ServerKey | None:
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(ServerKey)
+                .where(ServerKey.purpose == ACCESS_SIGNING, ServerKey.retired_at.is_(None))
+                .order_by(ServerKey.created_at.desc())
+                .limit(1)
+            )
+
+    async def list_keys(self) -> list[dict[str, Any]]:
+        async with self._db.session() as session:
+            rows = await session.scalars(select(ServerKey).order_by(ServerKey.created_at))
+            return [
+                {
+                    "kid": r.kid,
+                    "purpose": r.purpose,
+                    "algorithm": r.algorithm,
+                    "created_at": r.created_at,
+                    "retired_at": r.retired_at,
+                    "verify_until": r.verify_until,
+                }
+                for r in rows
+            ]
+
+    async def _load(self) -> _Loaded:
+        now = self._clock.now()
+        async with self._db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(ServerKey)
+                    .where(ServerKey.purpose == ACCESS_SIGNING)
+                    .order_by(ServerKey.created_at)
+                )
+            )
+        verifying: dict[str, RSAKey] = {}
+        public: dict[str, rsa.RSAPublicKey] = {}
+        signing: RSAKey | None = None
+        for row in rows:
+            if row.verify_until is not None and row.verify_until <= now:
+                continue
+            jwk = self._private_cache.get(row.kid)
+            if jwk is None:
+                der = sealing.open_(
+                    self._master_key, row.sealed_private, context=self._context(row.kid)
+                )
+                private = load_private_der(der)
+                jwk = RSAKey.import_key(private, {"kid": row.kid, "alg": "RS256", "use": "sig"})
+                self._private_cache[row.kid] = jwk
+            pub = jwk.get_op_key("verify")
+            assert isinstance(pub, rsa.RSAPublicKey)
+            public[row.kid] = pub
+            verifying[row.kid] = RSAKey.import_key(
+                pub, {"kid": row.kid, "alg": "RS256", "use": "sig"}
+            )
+            if row.retired_at is None:
+                signing = jwk  # rows are oldest first, so the newest active key wins
+        return _Loaded(signing=signing, verifying=verifying, public=public)
+
+    async def _current(self, *, force: bool = False) -> _Loaded:
+        age = time.monotonic() - self._loaded_at
+        if self._loaded is None or age > RELOAD_INTERVAL or (force and age > FORCED_RELOAD_GAP):
+            async with self._lock:
+                age = time.monotonic() - self._loaded_at
+                if (
+                    self._loaded is None
+                    or age > RELOAD_INTERVAL
+                    or (force and age > FORCED_RELOAD_GAP)
+                ):
+                    self._loaded = await self._load()
+                    self._loaded_at = time.monotonic()
+        assert self._loaded is not None
+        return self._loaded
+
+    async def signing_key(self) -> RSAKey:
+        loaded = await self._current()
+        if loaded.signing is None:
+            raise ConfigError("the keyring has no signing key: run `propusk init`")
+        return loaded.signing
+
+    async def verification_keys(self, *, unknown_kid: bool = False) -> Mapping[str, RSAKey]:
+        """Public keys by kid. ``unknown_kid`` asks for a re-read (rate limited)."""
+        return (await self._current(force=unknown_kid)).verifying
+
+    async def jwks(self) -> dict[str, Any]:
+        """RFC 7517 key set of every key that still verifies (public parts only)."""
+        loaded = await self._current()
+        return {"keys": [k.as_dict(private=False) for k in loaded.verifying.values()]}
+
+    async def active_public_key(self) -> rsa.RSAPublicKey:
+        key = await self.signing_key()
+        assert key.kid is not None
+        return (await self._current()).public[key.kid]
+
+    def forget(self) -> None:
+        """Drop the cached view so the next call re-reads the database."""
+        self._loaded = None

@@ -1,0 +1,316 @@
+"""Token issuance: login, refresh with rotation and reuse detection, logout, service tokens,
+and verification of access tokens into a Principal."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propusk.config import Settings
+from propusk.core.errors import (
+    AccountDisabled,
+    EmailNotConfirmed,
+    Forbidden,
+    InvalidCredentials,
+    InvalidRequest,
+    InvalidToken,
+)
+from propusk.core.identifiers import normalize_email
+from propusk.core.opaque import digest, make_secret
+from propusk.core.principals import Principal
+from propusk.core.tokens import UnknownKeyId, issue_access_token, verify_access_token
+from propusk.services.accounts import addresses_of, roles_of
+from propusk.services.audit import Audit, Origin
+from propusk.services.clock import Clock
+from propusk.services.keyring import Keyring
+from propusk.services.passwords import PasswordService
+from propusk.services.throttle import LoginThrottle
+from propusk.storage.db import Database
+from propusk.storage.models import Account, AccountRole, RefreshToken
+
+__all__ = ["REFRESH_PREFIX", "Sessions", "TokenPair"]
+
+REFRESH_PREFIX = "propusk_rt_"
+_MAX_REFRESH_LEN = 128
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class Sessions:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        audit: Audit,
+        keyring: Keyring,
+        passwords: PasswordService,
+        throttle: LoginThrottle,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._audit = audit
+        self._keyring = keyring
+        self._passwords = passwords
+        self._throttle = throttle
+        self._settings = settings
+
+    # -- issuing ----------------------------------------------------------------------
+
+    async def _issue(
+        self,
+        session: AsyncSession,
+        account: Account,
+        *,
+        family_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> TokenPair:
+        now = self._clock.now()
+        roles = await roles_of(session, account.id)
+        addresses = await addresses_of(session, account.id)
+        key = await self._keyring.signing_key()
+        access = issue_access_token(
+            key,
+            subject=account.id,
+            roles=roles,
+            addresses=addresses,
+            issuer=self._settings.issuer,
+            issued_at=int(now.timestamp()),
+            ttl=self._settings.access_token_ttl,
+            jti=str(uuid.uuid4()),
+        )
+        refresh = make_secret(REFRESH_PREFIX, secrets.token_bytes(32))
+        session.add(
+            RefreshToken(
+                id=str(uuid.uuid4()),
+                account_id=account.id,
+                family_id=family_id or str(uuid.uuid4()),
+                parent_id=parent_id,
+                digest=digest(refresh),
+                issued_at=now,
+                expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl),
+            )
+        )
+        return TokenPair(access, refresh, self._settings.access_token_ttl)
+
+    async def login(self, username: str, password: str, origin: Origin) -> TokenPair:
+        """Password login. Unknown e-mail and wrong password fail the same way and take
+        the same time (a dummy argon2 verify runs when there is no account)."""
+        try:
+            email = normalize_email(username)
+        except InvalidRequest:
+            email = username.strip().lower()[:320]
+        await self._throttle.check(email, origin.ip)
+        async with self._db.session() as session:
+            account = await session.scalar(
+                select(Account).where(Account.email == email, Account.kind == "person")
+            )
+        if account is None:
+            await self._passwords.dummy_verify(password)
+            await self._failed(email, None, origin, "no_account")
+        assert account is not None
+        if not await self._passwords.verify(account.password_hash, password):
+            await self._failed(email, account.id, origin, "bad_password")
+        if account.status != "active":
+            await self._audit.record(
+                "auth.login",
+                actor_id=account.id,
+                origin=origin,
+                outcome="fail",
+                data={"reason": "disabled"},
+            )
+            raise AccountDisabled()
+        if self._settings.require_email_confirmation and account.email_confirmed_at is None:
+            await self._audit.record(
+                "auth.login",
+                actor_id=account.id,
+                origin=origin,
+                outcome="fail",
+                data={"reason": "unconfirmed"},
+            )
+            raise EmailNotConfirmed()
+        await self._throttle.succeeded(email)
+        upgraded = account.password_hash is not None and self._passwords.needs_rehash(
+            account.password_hash
+        )
+        new_hash = await self._passwords.hash(password) if upgraded else None
+        async with self._db.session() as session:
+            if new_hash is not None:
+                # Conditional on the hash we verified, so a concurrent password change wins.
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account.id, Account.password_hash == account.password_hash)
+                    .values(password_hash=new_hash, updated_at=self._clock.now())
+                )
+            pair = await self._issue(session, account)
+            self._audit.add(
+                session,
+                "auth.login",
+                actor_id=account.id,
+                origin=origin,
+                data={"rehashed": True} if upgraded else None,
+            )
+        return pair
+
+    async def _failed(
+        self, email: str, account_id: str | None, origin: Origin, reason: str
+    ) -> None:
+        await self._throttle.failed(email, origin.ip)
+        await self._audit.record(
+            "auth.login",
+            actor_id=account_id,
+            origin=origin,
+            outcome="fail",
+            data={"reason": reason},
+        )
+        raise InvalidCredentials()
+
+    async def refresh(self, refresh_token: str, origin: Origin) -> TokenPair:
+        """Rotate a refresh token. A spent token used again after the grace period means it
+        leaked: the whole family is revoked and the event is audited."""
+        if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
+            raise InvalidToken("The refresh token is invalid")
+        now = self._clock.now()
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
+            )
+            if row is None or row.revoked_at is not None or row.expires_at <= now:
+                raise InvalidToken("The refresh token is invalid")
+            claimed = await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
+                .values(used_at=now)
+            )
+            reuse: tuple[str, str] | None = None
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                await session.refresh(row)
+                assert row.used_at is not None
+                # Inside the grace period a second use is a concurrent duplicate (two tabs,
+                # a client retry) and gets its own pair; after it, the token has leaked.
+                if now - row.used_at > timedelta(seconds=self._settings.refresh_reuse_grace):
+                    reuse = (row.family_id, row.account_id)
+            if reuse is None:
+                account = await session.get(Account, row.account_id)
+                if account is None or account.status != "active":
+                    raise InvalidToken("The refresh token is invalid")
+                pair = await self._issue(
+                    session, account, family_id=row.family_id, parent_id=row.id
+                )
+                self._audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
+                return pair
+        await self._revoke_family(reuse[0], reuse[1], origin, "auth.refresh_reuse_detected")
+        raise InvalidToken("The refresh token is invalid")
+
+    async def _revoke_family(
+        self, family_id: str, account_id: str, origin: Origin, event: str
+    ) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=self._clock.now())
+            )
+            self._audit.add(
+                session,
+                event,
+                actor_id=account_id,
+                origin=origin,
+                outcome="fail" if "reuse" in event else "ok",
+                target_type="token_family",
+                target_id=family_id,
+            )
+
+    async def logout(self, refresh_token: str, origin: Origin) -> None:
+        """Revoke the family of ``refresh_token``. Unknown tokens are accepted silently:
+        logout is idempotent and must not reveal which tokens exist."""
+        if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
+            raise InvalidToken("The refresh token is invalid")
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
+            )
+        if row is not None:
+            await self._revoke_family(row.family_id, row.account_id, origin, "auth.logout")
+
+    async def issue_service_tokens(
+        self, admin: Principal, name: str | None, roles: Sequence[str] | None, origin: Origin
+    ) -> TokenPair:
+        """Tokens for a service or application (``POST /v1/auth/token``).
+
+        Creates a service account owned by the calling admin. Its roles default to
+        ``user`` (least privilege); an admin may ask for more, but only roles it holds.
+        """
+        if not admin.has_role("admin"):
+            raise Forbidden("Only an administrator may issue service tokens")
+        wanted = sorted(set(roles or ()) | {"user"})
+        unknown = [r for r in wanted if r not in self._settings.roles]
+        if unknown:
+            raise InvalidRequest(f"unknown roles: {', '.join(unknown)}")
+        beyond = [r for r in wanted if r not in admin.roles]
+        if beyond:
+            raise Forbidden(f"roles the caller does not hold: {', '.join(beyond)}")
+        now = self._clock.now()
+        account = Account(
+            id=str(uuid.uuid4()),
+            email=None,
+            password_hash=None,
+            kind="service",
+            name=name,
+            locale="en",
+            source="service",
+            status="active",
+            owner_id=admin.subject,
+            email_confirmed_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._db.session() as session:
+            owner = await session.get(Account, admin.subject)
+            if owner is None or owner.status != "active":
+                raise Forbidden("The calling account is not active")
+            session.add(account)
+            await session.flush()
+            session.add_all(AccountRole(account_id=account.id, role=r) for r in wanted)
+            pair = await self._issue(session, account)
+            self._audit.add(
+                session,
+                "auth.service_token_issued",
+                actor_id=admin.subject,
+                origin=origin,
+                target_type="account",
+                target_id=account.id,
+                data={"roles": wanted},
+            )
+        return pair
+
+    # -- verifying --------------------------------------------------------------------
+
+    async def verify_access(self, token: str) -> Principal:
+        now = int(self._clock.now().timestamp())
+        issuer, leeway = self._settings.issuer, self._settings.token_leeway
+        keys = await self._keyring.verification_keys()
+        try:
+            claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
+        except UnknownKeyId:
+            # A key created by another node since this one last read the keyring.
+            keys = await self._keyring.verification_keys(unknown_kid=True)
+            claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
+        return Principal(
+            subject=claims.subject,
+            method="bearer",
+            roles=frozenset(claims.roles),
+            token_id=claims.jti,
+            expires_at=claims.expires_at,
+        )

@@ -1,0 +1,43 @@
+"""Brute-force limits on failed logins, per account and per source address."""
+
+from __future__ import annotations
+
+import hashlib
+
+from propusk.core.errors import TooManyAttempts
+from propusk.storage.cache import Cache
+
+__all__ = ["LoginThrottle"]
+
+
+def _key(kind: str, value: str) -> str:
+    # Hashed so cache keys have a bounded size and do not spell out e-mail addresses.
+    return f"login-fail:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+class LoginThrottle:
+    """Counts failures in a fixed window; at the limit every attempt is refused until the
+    window ends — even with the right password, so guessing cannot go on in parallel."""
+
+    def __init__(self, cache: Cache, *, per_account: int, per_ip: int, window: int) -> None:
+        self._cache = cache
+        self._per_account = per_account
+        self._per_ip = per_ip
+        self._window = window
+
+    async def check(self, account: str, ip: str | None) -> None:
+        count, left = await self._cache.peek(_key("account", account.lower()))
+        if count >= self._per_account:
+            raise TooManyAttempts(left)
+        if ip:
+            count, left = await self._cache.peek(_key("ip", ip))
+            if count >= self._per_ip:
+                raise TooManyAttempts(left)
+
+    async def failed(self, account: str, ip: str | None) -> None:
+        await self._cache.incr(_key("account", account.lower()), self._window)
+        if ip:
+            await self._cache.incr(_key("ip", ip), self._window)
+
+    async def succeeded(self, account: str) -> None:
+        await self._cache.delete(_key("account", account.lower()))

@@ -1,0 +1,133 @@
+"""Short-lived shared state: counters for rate limits, markers for replay caches.
+
+``MemoryCache`` is the single-node default; ``RedisCache`` shares state across nodes.
+Both give the same answers, and the test suite runs the same tests against both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+__all__ = ["Cache", "MemoryCache", "RedisCache", "create_cache"]
+
+
+class Cache(Protocol):
+    async def incr(self, key: str, ttl: int) -> tuple[int, int]:
+        """Add one to the counter ``key`` (created with ``ttl`` seconds to live).
+        Returns the new count and the seconds left before the counter disappears."""
+        ...
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        """The counter's value and seconds left; ``(0, 0)`` when absent."""
+        ...
+
+    async def add(self, key: str, ttl: int) -> bool:
+        """Set ``key`` if absent; True when this call set it (a first use)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """In-process cache with lazy expiry; bounded so hostile traffic cannot grow it forever."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 100_000):
+        self._clock = clock
+        self._max = max_entries
+        self._data: dict[str, tuple[int, float]] = {}
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        entry = self._data.get(key)
+        if entry is not None and entry[1] <= self._clock():
+            del self._data[key]
+            return None
+        return entry
+
+    def _make_room(self) -> None:
+        if len(self._data) < self._max:
+            return
+        now = self._clock()
+        for key in [k for k, (_, exp) in self._data.items() if exp <= now]:
+            del self._data[key]
+        while len(self._data) >= self._max:  # still full: drop the entry that expires first
+            del self._data[min(self._data, key=lambda k: self._data[k][1])]
+
+    def _left(self, expires: float) -> int:
+        return max(1, math.ceil(expires - self._clock()))
+
+    async def incr(self, key: str, ttl: int) -> tuple[int, int]:
+        entry = self._live(key)
+        if entry is None:
+            self._make_room()
+            entry = (0, self._clock() + ttl)
+        count, expires = entry[0] + 1, entry[1]
+        self._data[key] = (count, expires)
+        return count, self._left(expires)
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        entry = self._live(key)
+        return (0, 0) if entry is None else (entry[0], self._left(entry[1]))
+
+    async def add(self, key: str, ttl: int) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._make_room()
+        self._data[key] = (1, self._clock() + ttl)
+        return True
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisCache:
+    """Redis-backed cache: the same semantics, shared by every node."""
+
+    def __init__(self, client: Redis, *, prefix: str = "propusk:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "propusk:") -> RedisCache:
+        return cls(Redis.from_url(url), prefix=prefix)
+
+    async def incr(self, key: str, ttl: int) -> tuple[int, int]:
+        k = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(k)
+            pipe.expire(k, ttl, nx=True)
+            pipe.ttl(k)
+            count, _, left = await pipe.execute()
+        return int(count), max(1, int(left))
+
+    async def peek(self, key: str) -> tuple[int, int]:
+        k = self._prefix + key
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(k)
+            pipe.ttl(k)
+            value, left = await pipe.execute()
+        if value is None:
+            return 0, 0
+        return int(value), max(1, int(left))
+
+    async def add(self, key: str, ttl: int) -> bool:
+        return bool(await self._redis.set(self._prefix + key, 1, ex=ttl, nx=True))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_cache(redis_url: str | None) -> Cache:
+    return RedisCache.from_url(redis_url) if redis_url else MemoryCache()

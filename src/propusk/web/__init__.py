@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI routes, error envelopes and request limits."""

@@ -1,0 +1,53 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from propusk import __version__
+from propusk.config import ConfigError, Settings
+from propusk.services.container import Services, build_services
+from propusk.web.api import admin, auth, status, users
+from propusk.web.errors import install_error_handlers
+from propusk.web.limits import BodyLimitMiddleware
+
+__all__ = ["create_app"]
+
+
+def _trusted(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+    except ValueError as exc:
+        raise ConfigError(f"trusted_proxies: {exc}") from None
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the server. Without ``services`` it wires them from ``settings`` (and owns
+    them: they are closed at shutdown); tests pass their own."""
+    owned = services is None
+    resolved = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await resolved.keyring.signing_key()  # fail at start, not at the first login
+        yield
+        if owned:
+            await resolved.close()
+
+    app = FastAPI(
+        title="Propusk",
+        version=__version__,
+        description="Authorization server: accounts, tokens and credentials for API providers.",
+        lifespan=lifespan,
+    )
+    app.state.services = resolved
+    app.state.trusted_proxies = _trusted(settings)
+    install_error_handlers(app)
+    for router in (status.router, users.router, auth.router, admin.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
