@@ -150,10 +150,9 @@ async def cache() -> AsyncIterator[Cache]:
 @pytest.fixture
 async def services(
     settings: Settings, db: Database, clock: ManualClock, cache: Cache, mailbox: Mailbox
-) -> AsyncIterator[Services]:
+) -> Services:
     mailbox.clear()
-    built = build_services(settings, db=db, clock=clock, cache=cache, master_key=MASTER_KEY)
-    yield built
+    return build_services(settings, db=db, clock=clock, cache=cache, master_key=MASTER_KEY)
 
 
 @pytest.fixture

@@ -27,9 +27,7 @@ async def confirm(client: httpx.AsyncClient, mailbox: Mailbox, email: str) -> No
     assert response.status_code == 200, response.text
 
 
-async def login(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
-) -> dict[str, Any]:
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
     response = await client.post("/v1/auth/login", json={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -53,7 +53,7 @@ class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self._box = box
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self._box.add(Mail(list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 OK"
 

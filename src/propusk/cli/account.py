@@ -46,6 +46,8 @@ def save_tokens(server: str, tokens: Tokens) -> None:
     }
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_CREAT's mode applies only to a new file: a leftover .tmp keeps its old mode.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     tmp.replace(path)
@@ -99,17 +101,14 @@ def whoami(server: str, as_json: bool) -> None:
     tokens = load_tokens(server)
     if tokens is None:
         fail(f"not logged in to {server}: run `propusk login --server {server}`")
-        return
     auth = RefreshTokenAuth(server, tokens, on_tokens=lambda t: save_tokens(server, t))
     try:
         with httpx.Client(auth=auth, timeout=30) as http:
             response = http.get(f"{server}/v1/user/profile")
     except AuthError as exc:
         fail(f"{exc} (log in again)")
-        return
     except httpx.HTTPError as exc:
         fail(f"cannot reach {server}: {exc}")
-        return
     if response.status_code != 200:
         fail(f"profile request failed: {response.status_code}")
     profile = response.json()
@@ -119,5 +118,6 @@ def whoami(server: str, as_json: bool) -> None:
     console.print(f"{profile.get('login') or profile.get('id')}")
     console.print(f"  id: {profile.get('id')}")
     console.print(f"  roles: {', '.join(profile.get('roles', []))}")
-    left = int(tokens.expires_at - time.time())
+    current = auth.tokens or tokens  # the flow may have refreshed them
+    left = int(current.expires_at - time.time())
     console.print(f"  server: {server} (access token valid for ~{max(left, 0)} s)")

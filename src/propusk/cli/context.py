@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from propusk.config import ConfigError, Settings, load_settings
 from propusk.services.container import Services, build_services
@@ -17,12 +18,16 @@ from propusk.services.container import Services, build_services
 __all__ = ["CliContext", "console", "fail", "pass_cli", "run_with_services"]
 
 T = TypeVar("T")
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Output is read by people and by scripts: no wrapping at the terminal width (rich would
+# break paths, kids and URLs across lines), and no markup or emoji codes taken from data
+# (an e-mail address or a server's answer could contain ``[...]`` or ``:name:``).
+console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
-def fail(message: str) -> None:
-    err_console.print(f"[red]error:[/red] {message}")
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with status 1."""
+    err_console.print(f"[red]error:[/red] {escape(message)}")
     raise SystemExit(1)
 
 
@@ -54,7 +59,6 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
             services = build_services(settings)
         except ConfigError as exc:
             fail(str(exc))
-            raise
         try:
             return await work(services)
         finally:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from propusk.config import ConfigError
+from propusk.config import ConfigError, Settings
 from propusk.core.errors import PropuskError
 from propusk.services.audit import Origin
 from propusk.services.container import Services
@@ -19,6 +22,32 @@ from propusk.storage.db import is_sqlite
 from .context import CliContext, console, fail, pass_cli, run, run_with_services
 
 CLI_ORIGIN = Origin(ip=None, user_agent="propusk-cli")
+
+
+def _database_error(settings: Settings, exc: Exception) -> str:
+    # SQLAlchemy's own text carries the statement and a link; the driver's is what helps.
+    reason = getattr(exc, "orig", None) or exc
+    return f"cannot use the database {settings.masked()['database_url']}: {reason}"
+
+
+def _upgrade(settings: Settings, revision: str = "head") -> None:
+    try:
+        migrate.upgrade(settings.effective_database_url, revision)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(_database_error(settings, exc))
+
+
+def _current_schema(settings: Settings) -> str | None:
+    """The schema revision, without creating an empty SQLite file as a side effect."""
+    url = settings.effective_database_url
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).is_file():
+            fail(f"there is no database at {database}: run `propusk init`")
+    try:
+        return run(migrate.current_revision(url))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(_database_error(settings, exc))
 
 
 @click.command()
@@ -32,7 +61,7 @@ def init(cli: CliContext) -> None:
         load_master_key(s, create=s.master_key is None)
     except ConfigError as exc:
         fail(str(exc))
-    migrate.upgrade(s.effective_database_url)
+    _upgrade(s)
 
     async def keys(services: Services) -> str:
         return await services.keyring.ensure_signing_key()
@@ -59,13 +88,13 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     try:
         load_master_key(s)
     except ConfigError as exc:
-        fail(f"{exc}\n(outside development mode the server will not start without one)")
-    current = run(migrate.current_revision(s.effective_database_url))
+        fail(f"{exc}\n(the server does not start without the master key)")
+    current = _current_schema(s)
     if current != migrate.head_revision():
+        where = f"at {current}" if current else "empty"
         fail(
-            f"the database schema is at {current}, not {migrate.head_revision()}:"
-            " run `propusk init`"
-            " (or `propusk db upgrade`)"
+            f"the database schema is {where}, not at {migrate.head_revision()}:"
+            " run `propusk init` (or `propusk db upgrade`)"
         )
     try:
         app = create_app(s)
@@ -91,18 +120,18 @@ def db() -> None:
 @pass_cli
 def db_upgrade(cli: CliContext, revision: str) -> None:
     """Apply migrations."""
-    url = cli.settings.effective_database_url
-    if is_sqlite(url):
-        cli.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(url, revision)
-    console.print(f"schema at {run(migrate.current_revision(url))}")
+    s = cli.settings
+    if is_sqlite(s.effective_database_url):
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+    _upgrade(s, revision)
+    console.print(f"schema at {_current_schema(s)}")
 
 
 @db.command("current")
 @pass_cli
 def db_current(cli: CliContext) -> None:
     """Print the schema revision of the database."""
-    console.print(str(run(migrate.current_revision(cli.settings.effective_database_url))))
+    console.print(str(_current_schema(cli.settings)))
 
 
 @click.group()
@@ -182,7 +211,6 @@ def admin_create(cli: CliContext, email: str, password: str) -> None:
         account_id, created = run_with_services(cli.settings, create)
     except PropuskError as exc:
         fail(exc.message)
-        return
     what = "created" if created else "already existed; admin role granted"
     console.print(f"administrator {email} {what} (id {account_id})")
 

@@ -70,7 +70,19 @@ class _TokenFlow(httpx.Auth):
     def tokens(self) -> Tokens | None:
         return self._tokens
 
-    def _login_request(self) -> httpx.Request | None:
+    def _request(self, path: str, body: dict[str, str], like: httpx.Request) -> httpx.Request:
+        """A token request that inherits the API request's timeouts and User-Agent.
+
+        Requests an auth flow yields bypass ``Client.build_request``: without the
+        ``timeout`` extension they would wait for a silent server forever.
+        """
+        headers = {"User-Agent": like.headers["User-Agent"]} if "User-Agent" in like.headers else {}
+        extensions = {"timeout": like.extensions["timeout"]} if "timeout" in like.extensions else {}
+        return httpx.Request(
+            "POST", f"{self._server}{path}", json=body, headers=headers, extensions=extensions
+        )
+
+    def _login_request(self, like: httpx.Request) -> httpx.Request | None:
         return None
 
     def _store(self, response: httpx.Response) -> None:
@@ -87,34 +99,32 @@ class _TokenFlow(httpx.Auth):
         if self._on_tokens is not None:
             self._on_tokens(tokens)
 
-    def _renew(self) -> Generator[httpx.Request, httpx.Response, None]:
+    def _renew(self, like: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Refresh; when the refresh token is refused, log in again if we can."""
         if self._tokens is not None:
-            response = yield httpx.Request(
-                "POST",
-                f"{self._server}/v1/auth/refresh",
-                json={"token": self._tokens.refresh_token},
+            response = yield self._request(
+                "/v1/auth/refresh", {"token": self._tokens.refresh_token}, like
             )
             if response.status_code == 200:
                 self._store(response)
                 return
-            login = self._login_request()
+            login = self._login_request(like)
             if login is None:
                 raise _error(response)
         else:
-            login = self._login_request()
+            login = self._login_request(like)
             if login is None:
                 raise AuthError(401, "unauthenticated", "no tokens and no way to log in")
         self._store((yield login))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._tokens is None or self._tokens.expires_at - self._margin <= self._clock():
-            yield from self._renew()
+            yield from self._renew(request)
         assert self._tokens is not None
         request.headers["Authorization"] = f"Bearer {self._tokens.access_token}"
         response = yield request
         if response.status_code == 401:
-            yield from self._renew()
+            yield from self._renew(request)
             request.headers["Authorization"] = f"Bearer {self._tokens.access_token}"
             yield request
 
@@ -136,11 +146,9 @@ class PasswordAuth(_TokenFlow):
         self._username = username
         self._password = password
 
-    def _login_request(self) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            f"{self._server}/v1/auth/login",
-            json={"username": self._username, "password": self._password},
+    def _login_request(self, like: httpx.Request) -> httpx.Request:
+        return self._request(
+            "/v1/auth/login", {"username": self._username, "password": self._password}, like
         )
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "Conflict",
     "EmailNotConfirmed",
     "Forbidden",
+    "InvalidCode",
     "InvalidCredentials",
     "InvalidRequest",
     "InvalidToken",
@@ -70,6 +71,14 @@ class InvalidToken(PropuskError):
 class TokenExpired(InvalidToken):
     code = "token_expired"
     message = "The token has expired"
+
+
+class InvalidCode(PropuskError):
+    """A one-time e-mail code (confirmation, password reset) that is wrong, spent or old."""
+
+    code = "invalid_code"
+    status = 400
+    message = "The code is invalid or has expired"
 
 
 class EmailNotConfirmed(PropuskError):

@@ -28,7 +28,7 @@ def decode_master_key(text: str) -> bytes:
     """Decode a master key given as URL-safe Base64 (padding optional) of 32 bytes."""
     raw = text.strip()
     try:
-        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("the master key is not valid Base64") from exc
     if len(key) != MASTER_KEY_BYTES:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.config import Settings
-from propusk.core.errors import Conflict, InvalidRequest, InvalidToken, NotFound
+from propusk.core.errors import Conflict, InvalidCode, InvalidRequest, NotFound
 from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
 from propusk.core.opaque import digest, make_secret
 from propusk.services.audit import Audit, Origin
@@ -173,19 +173,19 @@ class Accounts:
             )
         )
         if row is None or row.used_at is not None or row.expires_at <= now:
-            raise InvalidToken("The code is invalid or has expired")
+            raise InvalidCode()
         claimed = await session.execute(
             update(EmailToken)
             .where(EmailToken.id == row.id, EmailToken.used_at.is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise InvalidToken("The code is invalid or has expired")
+            raise InvalidCode()
         return row
 
     async def confirm(self, code: str, origin: Origin) -> None:
         if not code.startswith(CONFIRM_PREFIX) or len(code) > 128:
-            raise InvalidToken("The code is invalid or has expired")
+            raise InvalidCode()
         async with self._db.session() as session:
             token = await self._use_email_token(session, code, "confirm")
             account = await session.get(Account, token.account_id)
@@ -244,7 +244,7 @@ class Accounts:
 
     async def reset_password(self, code: str, password: str, origin: Origin) -> None:
         if not code.startswith(RESET_PREFIX) or len(code) > 128:
-            raise InvalidToken("The code is invalid or has expired")
+            raise InvalidCode()
         new_hash = await self._passwords.hash(password)
         async with self._db.session() as session:
             token = await self._use_email_token(session, code, "reset")

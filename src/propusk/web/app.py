@@ -14,6 +14,7 @@ from propusk.services.container import Services, build_services
 from propusk.web.api import admin, auth, status, users
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
+from propusk.web.redaction import install_log_redaction
 
 __all__ = ["create_app"]
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         description="Authorization server: accounts, tokens and credentials for API providers.",
         lifespan=lifespan,
     )
+    install_log_redaction()
     app.state.services = resolved
     app.state.trusted_proxies = _trusted(settings)
     install_error_handlers(app)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from propusk.core.errors import InvalidRequest
+from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
+from propusk.core.opaque import digest, make_secret
+
+
+def test_secret_has_prefix_and_256_bits() -> None:
+    secret = make_secret("propusk_rt_", bytes(32))
+    assert secret == "propusk_rt_" + "A" * 43
+    with pytest.raises(ValueError, match="32 random bytes"):
+        make_secret("propusk_rt_", bytes(16))
+
+
+def test_digest_known_answer() -> None:
+    # SHA-256("abc"), FIPS 180-2 appendix B.1
+    assert digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        (" Alice@Example.COM ", "alice@example.com"),
+        ("a.b+c@sub.example.org", "a.b+c@sub.example.org"),
+    ],
+)
+def test_email_normalized(raw: str, normal: str) -> None:
+    assert normalize_email(raw) == normal
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "no-at",
+        "a@b",
+        "a@@b.c",
+        "a b@c.d",
+        "a@b .c",
+        "x" * 65 + "@b.c",
+        "a@" + "b" * 320 + ".c",
+        "a\x00@b.c",
+        "a@b.c\nx@y.z",
+    ],
+)
+def test_bad_emails(bad: str) -> None:
+    with pytest.raises(InvalidRequest):
+        normalize_email(bad)
+
+
+def test_locale_source_address() -> None:
+    assert check_locale("ru") == "ru"
+    assert check_source("voting") == "voting"
+    assert (
+        check_address("3NBVqYXrapgJP9atQccdBPAgJPwHDKkh6A3")
+        == "3NBVqYXrapgJP9atQccdBPAgJPwHDKkh6A3"
+    )
+    for call, bad in [
+        (check_locale, "de"),
+        (check_source, ""),
+        (check_source, "a b"),
+        (check_source, "x" * 65),
+        (check_address, ""),
+        (check_address, "a/b"),
+        (check_address, "x" * 129),
+    ]:
+        with pytest.raises(InvalidRequest):
+            call(bad)

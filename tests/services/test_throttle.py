@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from propusk.core.errors import TooManyAttempts
+from propusk.services.throttle import LoginThrottle
+from propusk.storage.cache import Cache
+
+
+async def test_account_limit_then_reset_on_success(any_cache: Cache) -> None:
+    throttle = LoginThrottle(any_cache, per_account=3, per_ip=100, window=60)
+    for _ in range(3):
+        await throttle.check("A@x.io", "1.2.3.4")
+        await throttle.failed("a@x.io", "1.2.3.4")
+    with pytest.raises(TooManyAttempts) as info:
+        await throttle.check("a@x.io", "5.6.7.8")
+    assert 1 <= info.value.retry_after <= 60
+    await throttle.check("b@x.io", "1.2.3.4")  # other accounts are not affected
+    await throttle.succeeded("a@x.io")
+    await throttle.check("a@x.io", "1.2.3.4")
+
+
+async def test_ip_limit_spans_accounts(any_cache: Cache) -> None:
+    throttle = LoginThrottle(any_cache, per_account=100, per_ip=4, window=60)
+    for i in range(4):
+        await throttle.failed(f"user{i}@x.io", "9.9.9.9")
+    with pytest.raises(TooManyAttempts):
+        await throttle.check("new@x.io", "9.9.9.9")
+    await throttle.check("new@x.io", "9.9.9.8")
