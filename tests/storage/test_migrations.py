@@ -39,3 +39,14 @@ async def test_audit_log_is_append_only(db: Database, statement: str) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         async with db.session() as session:
             await session.execute(change)
+
+
+def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Any) -> None:
+    # Sync on purpose: Alembic runs its own event loop, as `propusk db upgrade` does.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    migrate.upgrade(url)
+    assert migrate.current_revision_sync(url) == migrate.head_revision()
+    migrate.downgrade(url, "base")
+    assert migrate.current_revision_sync(url) is None
+    migrate.upgrade(url)
+    assert migrate.current_revision_sync(url) == migrate.head_revision()

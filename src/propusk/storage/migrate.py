@@ -9,11 +9,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from propusk.storage.db import create_engine
 
-__all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "current_revision_sync",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,10 +54,6 @@ async def current_revision(url: str) -> str | None:
 
 def _current(sync_conn: object) -> str | None:
     return MigrationContext.configure(sync_conn).get_current_revision()  # type: ignore[arg-type]
-
-
-def _unused(conn: AsyncConnection) -> None:  # pragma: no cover - keeps the import honest
-    del conn
 
 
 def current_revision_sync(url: str) -> str | None:
