@@ -57,6 +57,12 @@ class Settings(BaseModel):
         default_factory=lambda: ["user", "admin", "privacy", "confidential_contracts"]
     )
 
+    # Organization roles beyond owner/admin/developer/viewer (e.g. "release_manager",
+    # "support"); they can read the organization but manage nothing.
+    org_roles_extra: list[str] = Field(default_factory=list)
+    # The provider's method catalog (TOML); None uses the demo catalog shipped with Propusk.
+    method_catalog: Path | None = None
+
     password_min_length: int = Field(default=8, ge=1, le=256)
     password_max_bytes: int = Field(default=1024, ge=64, le=4096)
     argon2_time_cost: int = Field(default=2, ge=1)
@@ -148,7 +154,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if name not in fields:
             continue
         value: Any = raw
-        if name in ("roles", "trusted_proxies"):
+        if name in ("roles", "trusted_proxies", "org_roles_extra"):
             value = (
                 json.loads(raw)
                 if raw.startswith("[")

@@ -11,6 +11,7 @@ from propusk.services.audit import Audit
 from propusk.services.clock import Clock, SystemClock
 from propusk.services.keyring import Keyring, load_master_key
 from propusk.services.mail import Mailer, create_mailer
+from propusk.services.orgs import Orgs
 from propusk.services.passwords import PasswordService
 from propusk.services.sessions import Sessions
 from propusk.services.throttle import LoginThrottle
@@ -42,6 +43,7 @@ class Services:
     passwords: PasswordService
     accounts: Accounts
     sessions: Sessions
+    orgs: Orgs
 
     async def close(self) -> None:
         await self.cache.close()
@@ -82,4 +84,5 @@ def build_services(
         passwords=passwords,
         accounts=Accounts(db, clock, audit, mailer, passwords, settings),
         sessions=Sessions(db, clock, audit, keyring, passwords, throttle, settings),
+        orgs=Orgs(db, clock, audit, settings),
     )

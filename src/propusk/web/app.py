@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from propusk import __version__
 from propusk.config import ConfigError, Settings
 from propusk.services.container import Services, build_services
-from propusk.web.api import admin, auth, status, users
+from propusk.web.api import admin, auth, orgs, status, users
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
@@ -49,7 +49,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.services = resolved
     app.state.trusted_proxies = _trusted(settings)
     install_error_handlers(app)
-    for router in (status.router, users.router, auth.router, admin.router):
+    for router in (status.router, users.router, auth.router, admin.router, orgs.router):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

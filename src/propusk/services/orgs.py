@@ -1,0 +1,395 @@
+"""Organizations, their members and apps: the tenants every credential belongs to.
+
+Access rules (one table, applied by :func:`require`):
+
+| action                     | owner | admin | developer | viewer / extra roles |
+|----------------------------|-------|-------|-----------|----------------------|
+| read org, members, apps    | yes   | yes   | yes       | yes                  |
+| create / rename apps       | yes   | yes   | yes       | no                   |
+| delete apps                | yes   | yes   | no        | no                   |
+| add / change / remove members | yes | yes (not owners) | no | no              |
+| read the audit log         | yes   | yes   | no        | no                   |
+
+Only owners grant, change or remove the owner role, and at least one owner always remains.
+Someone who is not a member gets "not found" for everything of the organization, so the
+answer never reveals that it exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from propusk.config import Settings
+from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from propusk.core.identifiers import normalize_email
+from propusk.services.audit import Audit, Origin
+from propusk.services.clock import Clock
+from propusk.storage.db import Database
+from propusk.storage.models import Account, App, AuditEvent, Membership, Organization
+
+__all__ = ["BASE_ROLES", "AppView", "MemberView", "OrgView", "Orgs"]
+
+BASE_ROLES = ("owner", "admin", "developer", "viewer")
+Action = Literal["read", "write_apps", "delete_apps", "manage_members", "read_audit"]
+_ALLOWED: dict[Action, frozenset[str]] = {
+    "read": frozenset(),  # every member
+    "write_apps": frozenset({"owner", "admin", "developer"}),
+    "delete_apps": frozenset({"owner", "admin"}),
+    "manage_members": frozenset({"owner", "admin"}),
+    "read_audit": frozenset({"owner", "admin"}),
+}
+ORG_NOT_FOUND = "No such organization"
+
+
+@dataclass(frozen=True)
+class OrgView:
+    id: str
+    name: str
+    kind: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberView:
+    account_id: str
+    email: str | None
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AppView:
+    id: str
+    org_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _check_name(name: str, what: str) -> str:
+    clean = name.strip()
+    if not 1 <= len(clean) <= 255 or any(ord(c) < 32 for c in clean):
+        raise InvalidRequest(f"{what} must be 1-255 printable characters")
+    return clean
+
+
+class Orgs:
+    def __init__(self, db: Database, clock: Clock, audit: Audit, settings: Settings) -> None:
+        self._db = db
+        self._clock = clock
+        self._audit = audit
+        self.roles = (*BASE_ROLES, *settings.org_roles_extra)
+
+    async def role_of(self, session: AsyncSession, org_id: str, account_id: str) -> str | None:
+        return await session.scalar(
+            select(Membership.role).where(
+                Membership.org_id == org_id, Membership.account_id == account_id
+            )
+        )
+
+    async def require(
+        self, session: AsyncSession, org_id: str, account_id: str, action: Action
+    ) -> str:
+        """The caller's role in the org, if it may do ``action``; NotFound for strangers."""
+        role = await self.role_of(session, org_id, account_id)
+        if role is None:
+            raise NotFound(ORG_NOT_FOUND)
+        allowed = _ALLOWED[action]
+        if allowed and role not in allowed:
+            raise Forbidden("Your role in this organization does not allow this")
+        return role
+
+    # -- organizations ----------------------------------------------------------------
+
+    async def create(self, account_id: str, name: str, kind: str, origin: Origin) -> OrgView:
+        if kind not in ("company", "individual"):
+            raise InvalidRequest("kind must be company or individual")
+        now = self._clock.now()
+        org = Organization(
+            id=str(uuid.uuid4()),
+            name=_check_name(name, "name"),
+            kind=kind,
+            created_by=account_id,
+            created_at=now,
+        )
+        async with self._db.session() as session:
+            session.add(org)
+            await session.flush()
+            session.add(
+                Membership(org_id=org.id, account_id=account_id, role="owner", created_at=now)
+            )
+            self._audit.add(
+                session,
+                "org.created",
+                actor_id=account_id,
+                origin=origin,
+                org_id=org.id,
+                target_type="org",
+                target_id=org.id,
+                data={"kind": kind},
+            )
+        return OrgView(org.id, org.name, org.kind, "owner", org.created_at)
+
+    async def list_for(self, account_id: str) -> list[OrgView]:
+        async with self._db.session() as session:
+            rows = await session.execute(
+                select(Organization, Membership.role)
+                .join(Membership, Membership.org_id == Organization.id)
+                .where(Membership.account_id == account_id)
+                .order_by(Organization.created_at, Organization.id)
+            )
+            return [OrgView(o.id, o.name, o.kind, role, o.created_at) for o, role in rows]
+
+    async def get(self, account_id: str, org_id: str) -> OrgView:
+        async with self._db.session() as session:
+            role = await self.require(session, org_id, account_id, "read")
+            org = await session.get(Organization, org_id)
+            assert org is not None
+            return OrgView(org.id, org.name, org.kind, role, org.created_at)
+
+    # -- members ----------------------------------------------------------------------
+
+    async def members(self, account_id: str, org_id: str) -> list[MemberView]:
+        async with self._db.session() as session:
+            await self.require(session, org_id, account_id, "read")
+            rows = await session.execute(
+                select(Membership, Account.email)
+                .join(Account, Account.id == Membership.account_id)
+                .where(Membership.org_id == org_id)
+                .order_by(Membership.created_at, Membership.account_id)
+            )
+            return [MemberView(m.account_id, email, m.role, m.created_at) for m, email in rows]
+
+    def _check_role(self, role: str) -> str:
+        if role not in self.roles:
+            raise InvalidRequest(f"role must be one of: {', '.join(self.roles)}")
+        return role
+
+    async def add_member(
+        self, account_id: str, org_id: str, email: str, role: str, origin: Origin
+    ) -> MemberView:
+        self._check_role(role)
+        email = normalize_email(email)
+        async with self._db.session() as session:
+            caller = await self.require(session, org_id, account_id, "manage_members")
+            if role == "owner" and caller != "owner":
+                raise Forbidden("Only owners manage owners")
+            org = await session.get(Organization, org_id)
+            assert org is not None
+            if org.kind == "individual":
+                raise Conflict("An individual developer's organization has exactly one member")
+            member = await session.scalar(
+                select(Account).where(Account.email == email, Account.kind == "person")
+            )
+            if member is None:
+                raise NotFound("No account with this e-mail address")
+            if await self.role_of(session, org_id, member.id) is not None:
+                raise Conflict("The account is already a member")
+            now = self._clock.now()
+            session.add(Membership(org_id=org_id, account_id=member.id, role=role, created_at=now))
+            self._audit.add(
+                session,
+                "org.member_added",
+                actor_id=account_id,
+                origin=origin,
+                org_id=org_id,
+                target_type="account",
+                target_id=member.id,
+                data={"role": role},
+            )
+            return MemberView(member.id, member.email, role, now)
+
+    async def _owners(self, session: AsyncSession, org_id: str) -> int:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.org_id == org_id, Membership.role == "owner")
+            )
+            or 0
+        )
+
+    async def _target(self, session: AsyncSession, org_id: str, member_id: str) -> Membership:
+        target = await session.get(Membership, (org_id, member_id))
+        if target is None:
+            raise NotFound("No such member")
+        return target
+
+    async def change_role(
+        self, account_id: str, org_id: str, member_id: str, role: str, origin: Origin
+    ) -> MemberView:
+        self._check_role(role)
+        async with self._db.session() as session:
+            caller = await self.require(session, org_id, account_id, "manage_members")
+            target = await self._target(session, org_id, member_id)
+            if "owner" in (role, target.role) and caller != "owner":
+                raise Forbidden("Only owners manage owners")
+            if (
+                target.role == "owner"
+                and role != "owner"
+                and await self._owners(session, org_id) < 2
+            ):
+                raise Conflict("An organization keeps at least one owner")
+            before, target.role = target.role, role
+            self._audit.add(
+                session,
+                "org.member_role_changed",
+                actor_id=account_id,
+                origin=origin,
+                org_id=org_id,
+                target_type="account",
+                target_id=member_id,
+                data={"before": before, "after": role},
+            )
+            email = await session.scalar(select(Account.email).where(Account.id == member_id))
+            return MemberView(member_id, email, role, target.created_at)
+
+    async def remove_member(
+        self, account_id: str, org_id: str, member_id: str, origin: Origin
+    ) -> None:
+        async with self._db.session() as session:
+            caller = await self.require(session, org_id, account_id, "manage_members")
+            target = await self._target(session, org_id, member_id)
+            if target.role == "owner" and caller != "owner":
+                raise Forbidden("Only owners manage owners")
+            if target.role == "owner" and await self._owners(session, org_id) < 2:
+                raise Conflict("An organization keeps at least one owner")
+            await session.delete(target)
+            self._audit.add(
+                session,
+                "org.member_removed",
+                actor_id=account_id,
+                origin=origin,
+                org_id=org_id,
+                target_type="account",
+                target_id=member_id,
+                data={"role": target.role},
+            )
+
+    # -- apps -------------------------------------------------------------------------
+
+    async def create_app(self, account_id: str, org_id: str, name: str, origin: Origin) -> AppView:
+        now = self._clock.now()
+        app = App(
+            id=str(uuid.uuid4()),
+            org_id=org_id,
+            name=_check_name(name, "name"),
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._db.session() as session:
+                await self.require(session, org_id, account_id, "write_apps")
+                session.add(app)
+                self._audit.add(
+                    session,
+                    "app.created",
+                    actor_id=account_id,
+                    origin=origin,
+                    org_id=org_id,
+                    target_type="app",
+                    target_id=app.id,
+                    data={"name": app.name},
+                )
+        except IntegrityError:
+            raise Conflict("An app with this name already exists") from None
+        return AppView(app.id, org_id, app.name, now, now)
+
+    async def apps(self, account_id: str, org_id: str) -> list[AppView]:
+        async with self._db.session() as session:
+            await self.require(session, org_id, account_id, "read")
+            rows = await session.scalars(
+                select(App).where(App.org_id == org_id).order_by(App.created_at, App.id)
+            )
+            return [AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at) for a in rows]
+
+    async def _app(self, session: AsyncSession, org_id: str, app_id: str) -> App:
+        app = await session.get(App, app_id)
+        if app is None or app.org_id != org_id:
+            raise NotFound("No such app")
+        return app
+
+    async def app(self, account_id: str, org_id: str, app_id: str) -> AppView:
+        async with self._db.session() as session:
+            await self.require(session, org_id, account_id, "read")
+            a = await self._app(session, org_id, app_id)
+            return AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+
+    async def rename_app(
+        self, account_id: str, org_id: str, app_id: str, name: str, origin: Origin
+    ) -> AppView:
+        clean = _check_name(name, "name")
+        try:
+            async with self._db.session() as session:
+                await self.require(session, org_id, account_id, "write_apps")
+                a = await self._app(session, org_id, app_id)
+                before, a.name, a.updated_at = a.name, clean, self._clock.now()
+                self._audit.add(
+                    session,
+                    "app.renamed",
+                    actor_id=account_id,
+                    origin=origin,
+                    org_id=org_id,
+                    target_type="app",
+                    target_id=app_id,
+                    data={"before": before, "after": clean},
+                )
+                view = AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+        except IntegrityError:
+            raise Conflict("An app with this name already exists") from None
+        return view
+
+    async def delete_app(self, account_id: str, org_id: str, app_id: str, origin: Origin) -> None:
+        async with self._db.session() as session:
+            await self.require(session, org_id, account_id, "delete_apps")
+            a = await self._app(session, org_id, app_id)
+            await session.delete(a)
+            self._audit.add(
+                session,
+                "app.deleted",
+                actor_id=account_id,
+                origin=origin,
+                org_id=org_id,
+                target_type="app",
+                target_id=app_id,
+                data={"name": a.name},
+            )
+
+    # -- audit ------------------------------------------------------------------------
+
+    async def audit(
+        self,
+        account_id: str,
+        org_id: str,
+        *,
+        kind: str | None = None,
+        actor_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        """A page of the org's events, newest first; ``before_id`` is the paging cursor."""
+        query = select(AuditEvent).where(AuditEvent.org_id == org_id)
+        if kind is not None:
+            query = query.where(AuditEvent.kind == kind)
+        if actor_id is not None:
+            query = query.where(AuditEvent.actor_id == actor_id)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if until is not None:
+            query = query.where(AuditEvent.at < until)
+        if before_id is not None:
+            query = query.where(AuditEvent.id < before_id)
+        async with self._db.session() as session:
+            await self.require(session, org_id, account_id, "read_audit")
+            rows = await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))
+            return list(rows)
