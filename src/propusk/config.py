@@ -63,6 +63,11 @@ class Settings(BaseModel):
     # The provider's method catalog (TOML); None uses the demo catalog shipped with Propusk.
     method_catalog: Path | None = None
 
+    # Mount the demo protected API under /demo (guarded by the method catalog).
+    demo_api: bool = True
+    # Who may call the forward-auth endpoint GET /v1/authorize (proxies, not end users).
+    forward_auth_clients: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+
     password_min_length: int = Field(default=8, ge=1, le=256)
     password_max_bytes: int = Field(default=1024, ge=64, le=4096)
     argon2_time_cost: int = Field(default=2, ge=1)
@@ -154,7 +159,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if name not in fields:
             continue
         value: Any = raw
-        if name in ("roles", "trusted_proxies", "org_roles_extra"):
+        if name in ("roles", "trusted_proxies", "org_roles_extra", "forward_auth_clients"):
             value = (
                 json.loads(raw)
                 if raw.startswith("[")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from propusk.config import Settings
+from propusk.config import ConfigError, Settings
+from propusk.core.catalog import CatalogError, MethodCatalog, load_catalog
 from propusk.core.passwords import PasswordPolicy
+from propusk.demo import DEMO_CATALOG
+from propusk.guard.authenticators import Authenticator, BearerAuthenticator
 from propusk.services.accounts import Accounts
 from propusk.services.audit import Audit
 from propusk.services.clock import Clock, SystemClock
@@ -31,6 +34,15 @@ def password_policy(settings: Settings) -> PasswordPolicy:
     )
 
 
+def catalog_from(settings: Settings) -> MethodCatalog:
+    """The provider's method catalog, validated at start-up (the demo one by default)."""
+    path = settings.method_catalog or DEMO_CATALOG
+    try:
+        return load_catalog(path)
+    except (OSError, CatalogError) as exc:
+        raise ConfigError(f"method catalog {path}: {exc}") from None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -44,6 +56,8 @@ class Services:
     accounts: Accounts
     sessions: Sessions
     orgs: Orgs
+    catalog: MethodCatalog
+    authenticators: list[Authenticator]
 
     async def close(self) -> None:
         await self.cache.close()
@@ -73,6 +87,7 @@ def build_services(
         per_ip=settings.login_max_failures_per_ip,
         window=settings.login_failure_window,
     )
+    sessions = Sessions(db, clock, audit, keyring, passwords, throttle, settings)
     return Services(
         settings=settings,
         db=db,
@@ -83,6 +98,9 @@ def build_services(
         keyring=keyring,
         passwords=passwords,
         accounts=Accounts(db, clock, audit, mailer, passwords, settings),
-        sessions=Sessions(db, clock, audit, keyring, passwords, throttle, settings),
+        sessions=sessions,
         orgs=Orgs(db, clock, audit, settings),
+        catalog=catalog_from(settings),
+        # The order in which credentials are looked for; each credential kind adds one.
+        authenticators=[BearerAuthenticator(sessions)],
     )

@@ -297,6 +297,10 @@ class Sessions:
 
     # -- verifying --------------------------------------------------------------------
 
+    async def verify(self, token: str) -> Principal:
+        """The guard's ``TokenVerifier`` protocol: verify with the local keyring."""
+        return await self.verify_access(token)
+
     async def verify_access(self, token: str) -> Principal:
         now = int(self._clock.now().timestamp())
         issuer, leeway = self._settings.issuer, self._settings.token_leeway

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from propusk import __version__
 from propusk.config import ConfigError, Settings
+from propusk.demo.app import create_demo_app
+from propusk.guard.middleware import PropuskGuard
 from propusk.services.container import Services, build_services
-from propusk.web.api import admin, auth, orgs, status, users
+from propusk.web.api import admin, auth, forward_auth, methods, orgs, status, users
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
@@ -19,11 +21,11 @@ from propusk.web.redaction import install_log_redaction
 __all__ = ["create_app"]
 
 
-def _trusted(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _networks(name: str, values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     try:
-        return [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        return [ipaddress.ip_network(p, strict=False) for p in values]
     except ValueError as exc:
-        raise ConfigError(f"trusted_proxies: {exc}") from None
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -47,9 +49,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     install_log_redaction()
     app.state.services = resolved
-    app.state.trusted_proxies = _trusted(settings)
+    app.state.trusted_proxies = _networks("trusted_proxies", settings.trusted_proxies)
+    app.state.forward_auth_clients = _networks(
+        "forward_auth_clients", settings.forward_auth_clients
+    )
     install_error_handlers(app)
-    for router in (status.router, users.router, auth.router, admin.router, orgs.router):
-        app.include_router(router)
+    routers = (status, users, auth, admin, orgs, methods, forward_auth)
+    for module in routers:
+        app.include_router(module.router)
+    if settings.demo_api:
+        demo = PropuskGuard(
+            create_demo_app(), catalog=resolved.catalog, authenticators=resolved.authenticators
+        )
+        app.mount("/demo", demo)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

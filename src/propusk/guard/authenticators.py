@@ -1,0 +1,160 @@
+"""Authenticators: each turns one kind of credential in a request into a Principal.
+
+An authenticator returns ``None`` when its credential is absent (the next one is tried)
+and raises a :class:`~propusk.core.errors.PropuskError` when the credential is present but
+wrong (the request is refused; a bad credential never falls through to another scheme).
+This issue brings the Bearer authenticator for account access tokens; each credential
+issue adds one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.principals import Principal
+from propusk.core.tokens import UnknownKeyId, verify_access_token
+
+__all__ = [
+    "Authenticator",
+    "BearerAuthenticator",
+    "JWKSUnavailable",
+    "JWKSVerifier",
+    "RequestView",
+    "TokenVerifier",
+]
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """What authenticators may look at: never the ASGI scope itself."""
+
+    method: str
+    path: str  # raw, still percent-encoded
+    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ", "
+    client: str | None = None
+    body: bytes | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class Authenticator(Protocol):
+    name: str
+
+    async def authenticate(self, request: RequestView) -> Principal | None: ...
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Principal: ...
+
+
+class BearerAuthenticator:
+    """``Authorization: Bearer <access token>`` issued by Propusk's account service."""
+
+    name = "bearer"
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def authenticate(self, request: RequestView) -> Principal | None:
+        header = request.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # another scheme's credential; another authenticator may take it
+        token = token.strip()
+        if not token:
+            raise InvalidToken(detail="empty bearer token")
+        return await self._verifier.verify(token)
+
+
+class JWKSUnavailable(PropuskError):
+    code = "auth_unavailable"
+    status = 503
+    message = "The authorization server cannot be reached"
+
+
+class JWKSVerifier:
+    """Verifies account access tokens locally with keys from Propusk's JWKS endpoint.
+
+    Keys are fetched once and cached for ``max_age`` seconds; a token with an unknown
+    ``kid`` (the server rotated its key) triggers one early re-fetch, at most every
+    ``min_refetch`` seconds, so a flood of forged kids cannot hammer the server.
+    """
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        client: httpx.AsyncClient | None = None,
+        max_age: float = 300.0,
+        min_refetch: float = 5.0,
+        leeway: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._url = jwks_url
+        self._issuer = issuer
+        self._client = client
+        self._max_age = max_age
+        self._min_refetch = min_refetch
+        self._leeway = leeway
+        self._clock = clock
+        self._keys: dict[str, RSAKey] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        try:
+            if self._client is not None:
+                response = await self._client.get(self._url, timeout=5.0)
+            else:
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    response = await client.get(self._url)
+            response.raise_for_status()
+            keyset = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, JoseError) as exc:
+            raise JWKSUnavailable(detail=f"JWKS fetch failed: {type(exc).__name__}") from exc
+        keys: dict[str, RSAKey] = {}
+        for key in keyset.keys:
+            if isinstance(key, RSAKey) and key.kid and key.get("alg", "RS256") == "RS256":
+                keys[key.kid] = key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def _ensure(self, *, unknown_kid: bool = False) -> None:
+        age = time.monotonic() - self._fetched_at
+        if age < self._max_age and not (unknown_kid and age >= self._min_refetch):
+            return
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age >= self._max_age or (unknown_kid and age >= self._min_refetch):
+                await self._fetch()
+
+    async def verify(self, token: str) -> Principal:
+        await self._ensure()
+        now = int(self._clock())
+        try:
+            claims = verify_access_token(
+                token, self._keys, issuer=self._issuer, now=now, leeway=self._leeway
+            )
+        except UnknownKeyId:
+            await self._ensure(unknown_kid=True)
+            claims = verify_access_token(
+                token, self._keys, issuer=self._issuer, now=now, leeway=self._leeway
+            )
+        return Principal(
+            subject=claims.subject,
+            method="bearer",
+            roles=frozenset(claims.roles),
+            token_id=claims.jti,
+            expires_at=claims.expires_at,
+        )

@@ -1,0 +1,139 @@
+"""``PropuskGuard``: ASGI middleware that authenticates, authorizes, and only then calls
+the protected application.
+
+    app = FastAPI()
+    app.add_middleware(
+        PropuskGuard,
+        catalog=load_catalog("methods.toml"),
+        authenticators=[BearerAuthenticator(JWKSVerifier(
+            "https://auth.example.com/.well-known/jwks.json", issuer="https://auth.example.com"))],
+    )
+
+The route handler finds the caller with ``principal_of(request.scope)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from propusk.core.catalog import MethodCatalog
+from propusk.core.errors import PropuskError
+from propusk.core.policy import Decision, authorize
+from propusk.core.principals import Principal
+from propusk.guard.authenticators import Authenticator, RequestView
+
+__all__ = ["DECISION_KEY", "PRINCIPAL_KEY", "PropuskGuard", "authenticate", "principal_of"]
+
+log = logging.getLogger("propusk.guard")
+PRINCIPAL_KEY = "propusk.principal"
+DECISION_KEY = "propusk.decision"
+MAX_HEADER_BYTES = 16384
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    """The Principal the guard put in the scope (None on public routes)."""
+    value = scope.get(PRINCIPAL_KEY)
+    return value if isinstance(value, Principal) else None
+
+
+class HeaderTooLarge(PropuskError):
+    code = "header_too_large"
+    status = 431
+    message = "Request headers are too large"
+
+
+def request_view(scope: Scope) -> RequestView:
+    headers: dict[str, str] = {}
+    total = 0
+    for raw_name, raw_value in scope.get("headers", []):
+        total += len(raw_name) + len(raw_value)
+        if total > MAX_HEADER_BYTES:
+            raise HeaderTooLarge()
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else scope["path"]
+    client = scope.get("client")
+    return RequestView(
+        method=scope["method"], path=path, headers=headers, client=client[0] if client else None
+    )
+
+
+async def authenticate(
+    authenticators: Sequence[Authenticator], request: RequestView
+) -> Principal | None:
+    """The first authenticator whose credential is present decides who the caller is."""
+    for authenticator in authenticators:
+        principal = await authenticator.authenticate(request)
+        if principal is not None:
+            return principal
+    return None
+
+
+def error_body(status: int, code: str, message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    body = json.dumps({"error": code, "message": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        error = b'Bearer realm="propusk"'
+        if code in ("invalid_token", "token_expired"):
+            error = b'Bearer realm="propusk", error="invalid_token"'
+        headers.append((b"www-authenticate", error))
+    return body, headers
+
+
+def decision_error(decision: Decision) -> tuple[int, str, str]:
+    """Status, code and the opaque public message for a denial."""
+    if decision.status == 401:
+        return 401, "unauthenticated", "Authentication is required"
+    if decision.status == 400:
+        return 400, "invalid_request", "The request path is not acceptable"
+    return 403, "forbidden", "Not allowed"
+
+
+class PropuskGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        catalog: MethodCatalog,
+        authenticators: Sequence[Authenticator],
+    ) -> None:
+        self.app = app
+        self.catalog = catalog
+        self.authenticators = tuple(authenticators)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            request = request_view(scope)
+            principal = await authenticate(self.authenticators, request)
+        except PropuskError as exc:
+            log.info(
+                "guard: %s %s refused: %s (%s)",
+                scope["method"],
+                scope["path"],
+                exc.code,
+                exc.detail or "-",
+            )
+            await self._deny(send, exc.status, exc.code, exc.message)
+            return
+        decision = authorize(principal, request.method, request.path, self.catalog)
+        if not decision.allowed:
+            log.info("guard: %s %s denied: %s", request.method, scope["path"], decision.reason)
+            await self._deny(send, *decision_error(decision))
+            return
+        scope[PRINCIPAL_KEY] = principal
+        scope[DECISION_KEY] = decision
+        await self.app(scope, receive, send)
+
+    async def _deny(self, send: Send, status: int, code: str, message: str) -> None:
+        body, headers = error_body(status, code, message)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,205 @@
+"""The guard in a resource API: a separate FastAPI app verifying Propusk tokens from JWKS."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from propusk.core.catalog import MethodCatalog, parse_catalog
+from propusk.guard import BearerAuthenticator, JWKSVerifier, PropuskGuard, principal_of
+from propusk.services.audit import Origin
+from propusk.services.container import Services
+from tests.helpers import PASSWORD, bearer, login, signed_up
+from tests.support import Mailbox, ManualClock
+
+CATALOG = """
+public = ["GET /health"]
+
+[[methods]]
+name = "things.read"
+kind = "app"
+description = "Read a thing of an app"
+routes = ["GET /apps/{app_id}/things"]
+
+[[methods]]
+name = "stats.read"
+kind = "general"
+description = "Statistics"
+routes = ["GET /stats"]
+
+[roles]
+user = ["things.read"]
+admin = ["*"]
+"""
+
+
+def resource_api(catalog: MethodCatalog, verifier: JWKSVerifier) -> FastAPI:
+    """What a provider writes: its own API plus a few lines to add the guard."""
+    api = FastAPI()
+
+    @api.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/apps/{app_id}/things")
+    async def things(app_id: str, request: Request) -> dict[str, Any]:
+        principal = principal_of(request.scope)
+        assert principal is not None
+        return {"app": app_id, "subject": principal.subject}
+
+    @api.get("/stats")
+    async def stats() -> dict[str, int]:
+        return {"count": 1}
+
+    api.add_middleware(
+        PropuskGuard, catalog=catalog, authenticators=[BearerAuthenticator(verifier)]
+    )
+    return api
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.jwks_fetches = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/jwks.json":
+            self.jwks_fetches += 1
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+async def propusk_http(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, CountingTransport]]:
+    transport = CountingTransport(httpx.ASGITransport(app=app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http, transport
+
+
+@pytest.fixture
+def verifier(
+    propusk_http: tuple[httpx.AsyncClient, CountingTransport], clock: ManualClock
+) -> JWKSVerifier:
+    http, _ = propusk_http
+    return JWKSVerifier(
+        "http://testserver/.well-known/jwks.json",
+        issuer="http://testserver",
+        client=http,
+        min_refetch=0.0,
+        clock=lambda: clock.now().timestamp(),
+    )
+
+
+@pytest.fixture
+async def api(verifier: JWKSVerifier) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=resource_api(parse_catalog(CATALOG), verifier))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        yield http
+
+
+async def test_public_route_needs_nothing(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/health")).json() == {"status": "ok"}
+
+
+async def test_no_token_is_401_with_challenge(api: httpx.AsyncClient) -> None:
+    r = await api.get("/apps/a1/things")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert r.json() == {"error": "unauthenticated", "message": "Authentication is required"}
+
+
+async def test_user_token_allowed_by_role(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    tokens = await signed_up(client, mailbox, "guarded@example.com")
+    r = await api.get("/apps/a1/things", headers=bearer(tokens))
+    assert r.status_code == 200
+    assert r.json()["app"] == "a1" and r.json()["subject"]
+    denied = await api.get("/stats", headers=bearer(tokens))
+    assert denied.status_code == 403
+    assert denied.json() == {"error": "forbidden", "message": "Not allowed"}
+
+
+async def test_admin_holds_every_method(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, services: Services
+) -> None:
+    await services.accounts.create_admin("gadmin@example.com", PASSWORD, Origin())
+    tokens = await login(client, "gadmin@example.com")
+    assert (await api.get("/stats", headers=bearer(tokens))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/apps/a1/things/extra", 403),
+        ("/nothing", 403),
+        ("/apps/a%2Fb/things", 400),
+        ("/apps/%2E%2E/stats", 400),
+        ("/apps/%2e%2e/stats", 400),
+        ("/apps//things", 400),
+    ],
+)
+async def test_unmatched_and_hostile_paths(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, mailbox: Mailbox, path: str, status: int
+) -> None:
+    tokens = await signed_up(client, mailbox, "paths@example.com")
+    r = await api.get(path, headers=bearer(tokens))
+    assert r.status_code == status, r.text
+
+
+async def test_expired_and_tampered_tokens(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    tokens = await signed_up(client, mailbox, "stale@example.com")
+    token = tokens["access_token"]
+    tampered = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
+    r = await api.get("/apps/a1/things", headers={"Authorization": f"Bearer {tampered}"})
+    assert r.status_code == 401
+    clock.advance(901)
+    r = await api.get("/apps/a1/things", headers=bearer(tokens))
+    assert r.status_code == 401 and r.json()["error"] == "token_expired"
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+async def test_jwks_cached_and_refetched_on_unknown_kid(
+    api: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    services: Services,
+    propusk_http: tuple[httpx.AsyncClient, CountingTransport],
+) -> None:
+    _, counter = propusk_http
+    tokens = await signed_up(client, mailbox, "kid@example.com")
+    for _ in range(3):
+        assert (await api.get("/apps/a1/things", headers=bearer(tokens))).status_code == 200
+    assert counter.jwks_fetches == 1
+    await services.keyring.rotate_signing(timedelta(seconds=960))
+    services.keyring.forget()
+    fresh = await login(client, "kid@example.com")
+    assert (await api.get("/apps/a1/things", headers=bearer(fresh))).status_code == 200
+    assert counter.jwks_fetches == 2
+    # The old key still verifies tokens it signed.
+    assert (await api.get("/apps/a1/things", headers=bearer(tokens))).status_code == 200
+
+
+async def test_oversized_headers_are_refused(api: httpx.AsyncClient) -> None:
+    r = await api.get("/apps/a1/things", headers={"X-Junk": "a" * 20000})
+    assert r.status_code == 431
+
+
+async def test_jwks_unreachable_is_503() -> None:
+    # A real closed port on this machine: nothing listens there.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    verifier = JWKSVerifier(f"http://127.0.0.1:{port}/.well-known/jwks.json", issuer="x")
+    transport = httpx.ASGITransport(app=resource_api(parse_catalog(CATALOG), verifier))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        r = await http.get("/apps/a/things", headers={"Authorization": "Bearer a.b.c"})
+    assert r.status_code == 503
+    assert r.json()["error"] == "auth_unavailable"
