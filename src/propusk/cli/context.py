@@ -6,14 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from propusk.config import ConfigError, Settings, load_settings
-from propusk.services.container import Services, build_services
+if TYPE_CHECKING:
+    # Imported where used: the client commands need neither pydantic nor SQLAlchemy.
+    from propusk.config import Settings
+    from propusk.services.container import Services
 
 __all__ = ["CliContext", "console", "fail", "pass_cli", "run_with_services"]
 
@@ -40,11 +42,12 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from propusk.config import ConfigError, load_settings
+
             try:
                 self._settings = load_settings(self.config_file, **self.overrides)
             except ConfigError as exc:
                 fail(str(exc))
-        assert self._settings is not None
         return self._settings
 
 
@@ -53,6 +56,9 @@ pass_cli = click.make_pass_decorator(CliContext)
 
 def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
     """Build the services, run ``work`` with them, and close them, on a fresh event loop."""
+
+    from propusk.config import ConfigError
+    from propusk.services.container import build_services
 
     async def main() -> T:
         try:

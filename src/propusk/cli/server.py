@@ -1,4 +1,8 @@
-"""Server administration: init, serve, database, configuration, keys, admins."""
+"""Server administration: init, serve, database, configuration, keys, admins.
+
+The heavy imports (SQLAlchemy, Alembic, the services, the web app) happen inside the
+commands that need them, so ``propusk --help`` and the client commands start quickly.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,32 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
-from propusk.config import ConfigError, Settings
-from propusk.core.errors import PropuskError
-from propusk.services.audit import Origin
-from propusk.services.container import Services
-from propusk.services.keyring import load_master_key
-from propusk.storage import migrate
-from propusk.storage.db import is_sqlite
 
 from .context import CliContext, console, fail, pass_cli, run, run_with_services
 
-CLI_ORIGIN = Origin(ip=None, user_agent="propusk-cli")
+if TYPE_CHECKING:
+    from propusk.config import Settings
+    from propusk.services.audit import Origin
+    from propusk.services.container import Services
+
+
+def _cli_origin() -> Origin:
+    from propusk.services.audit import Origin
+
+    return Origin(ip=None, user_agent="propusk-cli")
+
+
+def _master_key(settings: Settings, *, create: bool = False, why: str = "") -> None:
+    from propusk.config import ConfigError
+    from propusk.services.keyring import load_master_key
+
+    try:
+        load_master_key(settings, create=create)
+    except ConfigError as exc:
+        fail(f"{exc}{why}")
 
 
 def _database_error(settings: Settings, exc: Exception) -> str:
@@ -31,6 +45,10 @@ def _database_error(settings: Settings, exc: Exception) -> str:
 
 
 def _upgrade(settings: Settings, revision: str = "head") -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from propusk.storage import migrate
+
     try:
         migrate.upgrade(settings.effective_database_url, revision)
     except (SQLAlchemyError, OSError) as exc:
@@ -39,6 +57,12 @@ def _upgrade(settings: Settings, revision: str = "head") -> None:
 
 def _current_schema(settings: Settings) -> str | None:
     """The schema revision, without creating an empty SQLite file as a side effect."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from propusk.storage import migrate
+    from propusk.storage.db import is_sqlite
+
     url = settings.effective_database_url
     if is_sqlite(url):
         database = make_url(url).database
@@ -50,17 +74,29 @@ def _current_schema(settings: Settings) -> str | None:
         fail(_database_error(settings, exc))
 
 
+def _require_schema(settings: Settings) -> None:
+    """Refuse to work on a database that is not at this version's schema."""
+    from propusk.storage import migrate
+
+    current, head = _current_schema(settings), migrate.head_revision()
+    if current != head:
+        where = f"at {current}" if current else "empty"
+        fail(
+            f"the database schema is {where}, not at {head}:"
+            " run `propusk init` (or `propusk db upgrade`)"
+        )
+
+
 @click.command()
 @pass_cli
 def init(cli: CliContext) -> None:
     """Create the data directory, master key, database and server keys. Safe to run twice."""
+    from propusk.storage import migrate
+
     s = cli.settings
     s.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(s.data_dir, 0o700)
-    try:
-        load_master_key(s, create=s.master_key is None)
-    except ConfigError as exc:
-        fail(str(exc))
+    _master_key(s, create=s.master_key is None)
     _upgrade(s)
 
     async def keys(services: Services) -> str:
@@ -80,22 +116,15 @@ def init(cli: CliContext) -> None:
 @pass_cli
 def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     """Run the server."""
+    s = cli.settings
+    _master_key(s, why="\n(the server does not start without the master key)")
+    _require_schema(s)
+
     import uvicorn
 
+    from propusk.config import ConfigError
     from propusk.web.app import create_app
 
-    s = cli.settings
-    try:
-        load_master_key(s)
-    except ConfigError as exc:
-        fail(f"{exc}\n(the server does not start without the master key)")
-    current = _current_schema(s)
-    if current != migrate.head_revision():
-        where = f"at {current}" if current else "empty"
-        fail(
-            f"the database schema is {where}, not at {migrate.head_revision()}:"
-            " run `propusk init` (or `propusk db upgrade`)"
-        )
     try:
         app = create_app(s)
     except ConfigError as exc:
@@ -120,6 +149,8 @@ def db() -> None:
 @pass_cli
 def db_upgrade(cli: CliContext, revision: str) -> None:
     """Apply migrations."""
+    from propusk.storage.db import is_sqlite
+
     s = cli.settings
     if is_sqlite(s.effective_database_url):
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +187,7 @@ def keys() -> None:
 def keys_rotate(cli: CliContext) -> None:
     """Add a new access-token signing key; the old one verifies until its tokens expire."""
     s = cli.settings
+    _require_schema(s)
     verify_for = timedelta(seconds=s.access_token_ttl + s.token_leeway + 60)
 
     async def rotate(services: Services) -> str:
@@ -163,7 +195,7 @@ def keys_rotate(cli: CliContext) -> None:
         await services.audit.record(
             "keyring.signing_rotated",
             actor_type="system",
-            origin=CLI_ORIGIN,
+            origin=_cli_origin(),
             target_type="server_key",
             target_id=kid,
         )
@@ -176,6 +208,7 @@ def keys_rotate(cli: CliContext) -> None:
 @pass_cli
 def keys_list(cli: CliContext) -> None:
     """List server keys (no key material)."""
+    _require_schema(cli.settings)
 
     async def listing(services: Services) -> list[dict[str, object]]:
         return await services.keyring.list_keys()
@@ -203,9 +236,12 @@ def admin() -> None:
 @pass_cli
 def admin_create(cli: CliContext, email: str, password: str) -> None:
     """Create the first administrator (or give an existing account the admin role)."""
+    from propusk.core.errors import PropuskError
+
+    _require_schema(cli.settings)
 
     async def create(services: Services) -> tuple[str, bool]:
-        return await services.accounts.create_admin(email, password, CLI_ORIGIN)
+        return await services.accounts.create_admin(email, password, _cli_origin())
 
     try:
         account_id, created = run_with_services(cli.settings, create)
@@ -221,10 +257,13 @@ def admin_create(cli: CliContext, email: str, password: str) -> None:
 @pass_cli
 def admin_set_roles(cli: CliContext, email: str, roles: tuple[str, ...]) -> None:
     """Set an account's roles (``user`` is always kept)."""
+    from propusk.core.errors import PropuskError
+
+    _require_schema(cli.settings)
 
     async def assign(services: Services) -> list[str]:
         account_id = await services.accounts.find_id_by_email(email)
-        return await services.accounts.set_roles(None, account_id, roles, CLI_ORIGIN)
+        return await services.accounts.set_roles(None, account_id, roles, _cli_origin())
 
     try:
         console.print("roles: " + ", ".join(run_with_services(cli.settings, assign)))

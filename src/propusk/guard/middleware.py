@@ -87,12 +87,10 @@ def error_body(status: int, code: str, message: str) -> tuple[bytes, list[tuple[
 
 
 def decision_error(decision: Decision) -> tuple[int, str, str]:
-    """Status, code and the opaque public message for a denial."""
-    if decision.status == 401:
-        return 401, "unauthenticated", "Authentication is required"
-    if decision.status == 400:
-        return 400, "invalid_request", "The request path is not acceptable"
-    return 403, "forbidden", "Not allowed"
+    """Status, code and the opaque public message for a denial (the reason stays in logs)."""
+    error = decision.error()
+    assert error is not None
+    return error.status, error.code, error.message
 
 
 class PropuskGuard:

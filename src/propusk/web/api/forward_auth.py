@@ -41,7 +41,8 @@ def _original(request: Request, raw_path: str) -> tuple[str, str]:
     uri = headers.get("x-original-uri") or headers.get("x-forwarded-uri")
     if not method or not uri:
         raise InvalidRequest("X-Original-Method and X-Original-URI (or X-Forwarded-*) are required")
-    method = method.strip().upper()
+    # Verbs are case-sensitive (RFC 9110): "get" is not GET, and matches no route.
+    method = method.strip()
     if method not in _VERBS:
         raise InvalidRequest("unsupported original method")
     return method, uri.strip()

@@ -14,6 +14,13 @@ from propusk.web.deps import ServicesDep
 router = APIRouter(tags=["status"])
 
 
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """Liveness: the process answers. No database work, so load balancers can poll it
+    cheaply (and benchmarks use it as the bare-endpoint baseline)."""
+    return {"status": "ok"}
+
+
 @router.get("/status")
 async def status(services: ServicesDep) -> Any:
     try:
