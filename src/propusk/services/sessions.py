@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,15 +72,21 @@ class Sessions:
     async def _issue(
         self,
         session: AsyncSession,
+        key: RSAKey,
         account: Account,
         *,
         family_id: str | None = None,
         parent_id: str | None = None,
     ) -> TokenPair:
+        """Sign an access token with ``key`` and store a new refresh token in ``session``.
+
+        The caller takes ``key`` from the keyring *before* opening ``session``: a keyring
+        reload opens a unit of work of its own, and on SQLite that one would wait for the
+        write lock ``session`` holds — a deadlock until the busy timeout.
+        """
         now = self._clock.now()
         roles = await roles_of(session, account.id)
         addresses = await addresses_of(session, account.id)
-        key = await self._keyring.signing_key()
         access = issue_access_token(
             key,
             subject=account.id,
@@ -145,6 +152,7 @@ class Sessions:
             account.password_hash
         )
         new_hash = await self._passwords.hash(password) if upgraded else None
+        key = await self._keyring.signing_key()
         async with self._db.session() as session:
             if new_hash is not None:
                 # Conditional on the hash we verified, so a concurrent password change wins.
@@ -153,7 +161,7 @@ class Sessions:
                     .where(Account.id == account.id, Account.password_hash == account.password_hash)
                     .values(password_hash=new_hash, updated_at=self._clock.now())
                 )
-            pair = await self._issue(session, account)
+            pair = await self._issue(session, key, account)
             self._audit.add(
                 session,
                 "auth.login",
@@ -182,6 +190,7 @@ class Sessions:
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
             raise InvalidToken("The refresh token is invalid")
         now = self._clock.now()
+        key = await self._keyring.signing_key()
         async with self._db.session() as session:
             row = await session.scalar(
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
@@ -206,7 +215,7 @@ class Sessions:
                 if account is None or account.status != "active":
                     raise InvalidToken("The refresh token is invalid")
                 pair = await self._issue(
-                    session, account, family_id=row.family_id, parent_id=row.id
+                    session, key, account, family_id=row.family_id, parent_id=row.id
                 )
                 self._audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
                 return pair
@@ -276,6 +285,7 @@ class Sessions:
             created_at=now,
             updated_at=now,
         )
+        key = await self._keyring.signing_key()
         async with self._db.session() as session:
             owner = await session.get(Account, admin.subject)
             if owner is None or owner.status != "active":
@@ -283,7 +293,7 @@ class Sessions:
             session.add(account)
             await session.flush()
             session.add_all(AccountRole(account_id=account.id, role=r) for r in wanted)
-            pair = await self._issue(session, account)
+            pair = await self._issue(session, key, account)
             self._audit.add(
                 session,
                 "auth.service_token_issued",

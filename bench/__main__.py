@@ -1,0 +1,96 @@
+"""``python -m bench [login|refresh|all] [--quick] [--markdown]``: run the benchmarks.
+
+One server is started for the whole run and stopped at the end (also on Ctrl-C or
+SIGTERM). Exit status: 0 when every request succeeded, 1 when some failed, 2 when the
+benchmark could not run, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from rich.console import Console
+
+from bench import login, machine, refresh
+from bench.budget import FULL, QUICK, Budget
+from bench.report import Section, render
+from bench.server import BenchError, Server, running_server
+
+_MIN_WIDTH = 180
+
+BENCHMARKS: dict[str, Callable[[Server, Budget], Section]] = {
+    "login": login.run,
+    "refresh": refresh.run,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Propusk benchmarks; figures are ratios against baselines of the same run.",
+    )
+    parser.add_argument(
+        "benchmark",
+        nargs="?",
+        choices=("all", *BENCHMARKS),
+        default="all",
+        help="which benchmark to run (default: all)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="shorter loops (a smoke test, noisier figures)"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
+    return parser
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    # Turn SIGTERM into an exception so the server is stopped by the finally blocks.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    budget = QUICK if args.quick else FULL
+    names = list(BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
+    console = Console(highlight=False)
+    if console.width < _MIN_WIDTH:  # a pipe or a narrow terminal: do not squeeze the tables
+        console = Console(highlight=False, width=_MIN_WIDTH)
+    signal.signal(signal.SIGTERM, _terminate)
+    console.print(machine.describe(), markup=False)
+    console.print(machine.load(), markup=False)
+    console.print(
+        f"mode: {'quick' if args.quick else 'full'}; loads of {budget.load_seconds:g} s "
+        f"(at most {budget.load_max_requests} requests) at concurrency "
+        f"{', '.join(map(str, budget.concurrency))}; baselines of {budget.baseline_seconds:g} s",
+        markup=False,
+    )
+    started = time.perf_counter()
+    failed = False
+    try:
+        with running_server() as server:
+            console.print(f"server: {server.base_url} (pid {server.pid})\n", markup=False)
+            for name in names:
+                section = BENCHMARKS[name](server, budget)
+                render(section, console, markdown=args.markdown)
+                failed = failed or section.failed
+            if failed:
+                console.print("errors in the server log:", markup=False)
+                for line in server.error_lines() or ["(none logged)"]:
+                    console.print(f"  {line}", markup=False)
+    except BenchError as exc:
+        console.print(f"benchmark could not run: {exc}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted (the server was stopped)", markup=False)
+        return 130
+    console.print(f"total time: {time.perf_counter() - started:.1f} s", markup=False)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
