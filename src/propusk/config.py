@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -128,14 +129,29 @@ class Settings(BaseModel):
         return out
 
 
+_SECRET_PARAMS = ("password", "secret", "token", "key")
+
+
 def _mask_url(url: str) -> str:
-    """Hide the password in ``scheme://user:password@host`` URLs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:**********@{host}" if ":" in creds else url
+    """Hide secrets in a URL: the password of ``user:password@host`` and the values of
+    query parameters named like secrets (``?password=…``, ``sslkey``…). Everything else is
+    left byte for byte (``sqlite:////abs/path`` keeps its slashes)."""
+    base, question, query = url.partition("?")
+    scheme, sep, rest = base.partition("://")
+    if sep:
+        netloc, slash, path = rest.partition("/")
+        creds, at, host = netloc.rpartition("@")
+        if at and ":" in creds:
+            netloc = f"{creds.split(':', 1)[0]}:**********@{host}"
+        base = f"{scheme}://{netloc}{slash}{path}"
+    if question:
+        query = "&".join(
+            f"{name}=**********"
+            if any(word in name.lower() for word in _SECRET_PARAMS)
+            else f"{name}={value}"
+            for name, value in parse_qsl(query, keep_blank_values=True)
+        )
+    return f"{base}{question}{query}"
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -40,11 +40,17 @@ class Tokens:
 
 
 def _error(response: httpx.Response) -> AuthError:
+    """The server's ``{"error", "message"}`` envelope, or what a proxy answered instead."""
     try:
         body = response.json()
-        return AuthError(response.status_code, str(body.get("error")), str(body.get("message")))
     except ValueError:
-        return AuthError(response.status_code, "http_error", response.text[:200])
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        code = body["error"]
+        return AuthError(response.status_code, code, str(body.get("message") or code))
+    return AuthError(
+        response.status_code, "http_error", response.text[:200] or response.reason_phrase
+    )
 
 
 class _TokenFlow(httpx.Auth):
@@ -88,12 +94,20 @@ class _TokenFlow(httpx.Auth):
     def _store(self, response: httpx.Response) -> None:
         if response.status_code != 200:
             raise _error(response)
-        body = response.json()
-        tokens = Tokens(
-            body["access_token"],
-            body["refresh_token"],
-            self._clock() + float(body.get("expires_in", 300)),
-        )
+        try:
+            body = response.json()
+            tokens = Tokens(
+                str(body["access_token"]),
+                str(body["refresh_token"]),
+                self._clock() + float(body.get("expires_in", 300)),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # Not a token answer: the server URL points at something other than Propusk.
+            raise AuthError(
+                response.status_code,
+                "invalid_response",
+                f"{response.request.url} did not answer with tokens",
+            ) from None
         with self._lock:
             self._tokens = tokens
         if self._on_tokens is not None:

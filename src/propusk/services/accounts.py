@@ -364,8 +364,9 @@ class Accounts:
     async def create_admin(self, email: str, password: str, origin: Origin) -> tuple[str, bool]:
         """Bootstrap an administrator: a confirmed account with roles user and admin.
 
-        If the account exists it is given the admin role (its password is left alone).
-        Returns the account id and whether it was created.
+        If the account exists it is given the admin role and counts as confirmed (the
+        operator vouches for it); its password is left alone. Returns the account id and
+        whether it was created.
         """
         email = normalize_email(email)
         async with self._db.session() as session:
@@ -382,6 +383,17 @@ class Accounts:
                         target_type="account",
                         target_id=existing.id,
                         data={"before": current, "after": sorted([*current, "admin"])},
+                    )
+                if existing.email_confirmed_at is None:
+                    existing.email_confirmed_at = self._clock.now()
+                    self._audit.add(
+                        session,
+                        "account.confirmed",
+                        actor_type="system",
+                        origin=origin,
+                        target_type="account",
+                        target_id=existing.id,
+                        data={"by": "admin create"},
                     )
                 return existing.id, False
         password_hash = await self._passwords.hash(password)
