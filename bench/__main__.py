@@ -1,8 +1,9 @@
-"""``python -m bench [login|refresh|all] [--quick] [--markdown]``: run the benchmarks.
+"""``python -m bench [all|login|refresh|forward-auth|authorize] [--quick] [--markdown]``.
 
-One server is started for the whole run and stopped at the end (also on Ctrl-C or
-SIGTERM). Exit status: 0 when every request succeeded, 1 when some failed, 2 when the
-benchmark could not run, 130 when interrupted.
+One server is started for the benchmarks that need one and stopped at the end (also on
+Ctrl-C or SIGTERM); the in-process ``authorize`` benchmark runs after it is stopped.
+Exit status: 0 when every request succeeded, 1 when some failed, 2 when the benchmark
+could not run, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -16,17 +17,22 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import login, machine, refresh
+from bench import authorize, forward_auth, login, machine, refresh
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Section, render
 from bench.server import BenchError, Server, running_server
 
 _MIN_WIDTH = 180
 
-BENCHMARKS: dict[str, Callable[[Server, Budget], Section]] = {
+SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section]] = {
     "login": login.run,
     "refresh": refresh.run,
+    "forward-auth": forward_auth.run,
 }
+IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
+    "authorize": authorize.run,
+}
+BENCHMARKS = (*SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     budget = QUICK if args.quick else FULL
     names = list(BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
+    with_server = [name for name in names if name in SERVER_BENCHMARKS]
+    in_process = [name for name in names if name in IN_PROCESS_BENCHMARKS]
     console = Console(highlight=False)
     if console.width < _MIN_WIDTH:  # a pipe or a narrow terminal: do not squeeze the tables
         console = Console(highlight=False, width=_MIN_WIDTH)
@@ -66,22 +74,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(
         f"mode: {'quick' if args.quick else 'full'}; loads of {budget.load_seconds:g} s "
         f"(at most {budget.load_max_requests} requests) at concurrency "
-        f"{', '.join(map(str, budget.concurrency))}; baselines of {budget.baseline_seconds:g} s",
+        f"{', '.join(map(str, budget.concurrency))}; baselines of {budget.baseline_seconds:g} s; "
+        f"wrk runs of {budget.wrk_seconds} s; in-process rounds of {budget.authorize_seconds:g} s",
         markup=False,
     )
     started = time.perf_counter()
     failed = False
     try:
-        with running_server() as server:
-            console.print(f"server: {server.base_url} (pid {server.pid})\n", markup=False)
-            for name in names:
-                section = BENCHMARKS[name](server, budget)
-                render(section, console, markdown=args.markdown)
-                failed = failed or section.failed
-            if failed:
-                console.print("errors in the server log:", markup=False)
-                for line in server.error_lines() or ["(none logged)"]:
-                    console.print(f"  {line}", markup=False)
+        if with_server:
+            with running_server() as server:
+                console.print(f"server: {server.base_url} (pid {server.pid})\n", markup=False)
+                for name in with_server:
+                    section = SERVER_BENCHMARKS[name](server, budget)
+                    render(section, console, markdown=args.markdown)
+                    failed = failed or section.failed
+                if failed:
+                    console.print("errors in the server log:", markup=False)
+                    for line in server.error_lines() or ["(none logged)"]:
+                        console.print(f"  {line}", markup=False)
+            console.print("server stopped\n", markup=False)
+        for name in in_process:
+            section = IN_PROCESS_BENCHMARKS[name](budget)
+            render(section, console, markdown=args.markdown)
+            failed = failed or section.failed
     except BenchError as exc:
         console.print(f"benchmark could not run: {exc}", markup=False)
         return 2

@@ -19,6 +19,12 @@ class Budget:
     load_max_requests: int
     concurrency: tuple[int, ...]
     """Concurrent requests in flight, one load phase per value."""
+    wrk_seconds: int
+    """Duration of one wrk run (forward-auth benchmark; wrk takes whole seconds)."""
+    wrk_connections: int
+    wrk_threads: int
+    authorize_seconds: float
+    """How long each in-process step of the authorize benchmark is repeated."""
 
 
 FULL = Budget(
@@ -27,6 +33,10 @@ FULL = Budget(
     load_seconds=8.0,
     load_max_requests=5_000,
     concurrency=(2, 8),
+    wrk_seconds=6,
+    wrk_connections=8,
+    wrk_threads=2,
+    authorize_seconds=2.0,
 )
 QUICK = Budget(
     baseline_seconds=1.0,
@@ -34,4 +44,8 @@ QUICK = Budget(
     load_seconds=2.0,
     load_max_requests=1_000,
     concurrency=(2, 8),
+    wrk_seconds=2,
+    wrk_connections=8,
+    wrk_threads=2,
+    authorize_seconds=0.3,
 )

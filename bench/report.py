@@ -12,7 +12,15 @@ from rich.table import Table
 
 from bench.stats import Sample, ratio
 
-__all__ = ["Section", "drift_notes", "error_notes", "headers", "render", "sample_row"]
+__all__ = [
+    "Section",
+    "drift_notes",
+    "error_notes",
+    "headers",
+    "rate_drift_notes",
+    "render",
+    "sample_row",
+]
 
 DASH = "-"
 
@@ -92,8 +100,13 @@ DRIFT_WARNING = 0.15
 def drift_notes(before: Sample, after: Sample) -> list[str]:
     """A baseline is measured again after the loads: if it moved, the machine's load
     changed during the run and the ratios are less trustworthy."""
-    change = ratio(after.rate, before.rate) - 1
-    text = f"baseline drift over the run: {change:+.0%} ({before.name} measured again at the end)"
+    return rate_drift_notes(before.name, before.rate, after.rate)
+
+
+def rate_drift_notes(name: str, before: float, after: float) -> list[str]:
+    """:func:`drift_notes` for a baseline known only by its two rates."""
+    change = ratio(after, before) - 1
+    text = f"baseline drift over the run: {change:+.0%} ({name} measured again at the end)"
     if math.isnan(change) or abs(change) > DRIFT_WARNING:
         text += "; WARNING: the machine's load changed, compare ratios with care"
     return [text]
@@ -109,6 +122,9 @@ def error_notes(samples: Sequence[Sample]) -> list[str]:
 
 def _markdown(section: Section) -> str:
     lines = [f"### {section.title}", ""]
+    if not section.rows:  # skipped or failed before measuring: only the notes say why
+        lines.extend(f"- {note}" for note in section.notes)
+        return "\n".join(lines) + "\n"
     lines.append("| " + " | ".join(section.headers) + " |")
     lines.append(
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(section.headers))) + "|"
@@ -123,6 +139,12 @@ def _markdown(section: Section) -> str:
 def render(section: Section, console: Console, *, markdown: bool = False) -> None:
     if markdown:
         console.print(_markdown(section), markup=False, highlight=False, soft_wrap=True)
+        return
+    if not section.rows:  # skipped or failed before measuring: only the notes say why
+        console.print(section.title, markup=False, highlight=False)
+        for note in section.notes:
+            console.print(f"  {note}", markup=False, highlight=False)
+        console.print()
         return
     table = Table(title=section.title, box=box.SIMPLE_HEAD, title_justify="left")
     for index, header in enumerate(section.headers):

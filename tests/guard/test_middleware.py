@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,10 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 
 from propusk.core.catalog import MethodCatalog, parse_catalog
-from propusk.guard import BearerAuthenticator, JWKSVerifier, PropuskGuard, principal_of
+from propusk.core.errors import InvalidToken
+from propusk.core.principals import Principal
+from propusk.guard import (
+    BearerAuthenticator,
+    JWKSVerifier,
+    PropuskGuard,
+    RequestView,
+    principal_of,
+)
 from propusk.services.audit import Origin
 from propusk.services.container import Services
 from tests.helpers import PASSWORD, bearer, login, signed_up
@@ -64,13 +73,19 @@ def resource_api(catalog: MethodCatalog, verifier: JWKSVerifier) -> FastAPI:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
+    """The real Propusk app behind a switch: ``down`` makes it unreachable, as a network
+    outage would, so failure handling can be tested without waiting for timeouts."""
+
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.jwks_fetches = 0
+        self.down = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/.well-known/jwks.json":
             self.jwks_fetches += 1
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         return await self.inner.handle_async_request(request)
 
 
@@ -203,3 +218,117 @@ async def test_jwks_unreachable_is_503() -> None:
         r = await http.get("/apps/a/things", headers={"Authorization": "Bearer a.b.c"})
     assert r.status_code == 503
     assert r.json()["error"] == "auth_unavailable"
+
+
+async def test_jwks_outage_keeps_cached_keys_and_backs_off(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    propusk_http: tuple[httpx.AsyncClient, CountingTransport],
+) -> None:
+    http, counter = propusk_http
+    # max_age=0: every request wants fresh keys, the worst case for an outage.
+    verifier = JWKSVerifier(
+        "http://testserver/.well-known/jwks.json",
+        issuer="http://testserver",
+        client=http,
+        max_age=0.0,
+        retry_after=60.0,
+    )
+    transport = httpx.ASGITransport(app=resource_api(parse_catalog(CATALOG), verifier))
+    tokens = await signed_up(client, mailbox, "outage@example.com")
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        assert (await api.get("/apps/a/things", headers=bearer(tokens))).status_code == 200
+        counter.down = True
+        fetches = counter.jwks_fetches
+        for _ in range(5):
+            r = await api.get("/apps/a/things", headers=bearer(tokens))
+            assert r.status_code == 200  # stale keys still verify
+        assert counter.jwks_fetches == fetches + 1  # one failed try, then back-off
+
+
+async def test_no_cached_keys_and_server_down_is_503_without_hammering(
+    propusk_http: tuple[httpx.AsyncClient, CountingTransport],
+) -> None:
+    http, counter = propusk_http
+    counter.down = True
+    verifier = JWKSVerifier(
+        "http://testserver/.well-known/jwks.json",
+        issuer="http://testserver",
+        client=http,
+        retry_after=60.0,
+    )
+    transport = httpx.ASGITransport(app=resource_api(parse_catalog(CATALOG), verifier))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        for _ in range(3):
+            r = await api.get("/apps/a/things", headers={"Authorization": "Bearer a.b.c"})
+            assert r.status_code == 503
+    assert counter.jwks_fetches == 1
+
+
+class HeaderAuthenticator:
+    """A pluggable authenticator of the tests' own: ``X-Test-User: <name>``."""
+
+    name = "test-header"
+
+    async def authenticate(self, request: RequestView) -> Principal | None:
+        user = request.headers.get("x-test-user")
+        if user is None:
+            return None
+        if user == "bad":
+            raise InvalidToken(detail="test credential refused")
+        return Principal(subject=user, method=self.name, roles=frozenset({"user"}))
+
+
+async def _websocket(app: Any, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Open a WebSocket to ``app`` over raw ASGI and return what the app sent."""
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "scheme": "ws",
+        "server": ("api", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_websockets_are_guarded_too() -> None:
+    api = FastAPI()
+
+    @api.websocket("/apps/{app_id}/things")
+    async def feed(websocket: WebSocket, app_id: str) -> None:
+        await websocket.accept()
+        principal = principal_of(websocket.scope)
+        await websocket.send_json({"app": app_id, "who": principal.subject if principal else None})
+        await websocket.close()
+
+    api.add_middleware(
+        PropuskGuard, catalog=parse_catalog(CATALOG), authenticators=[HeaderAuthenticator()]
+    )
+    for path, headers in [
+        ("/apps/a1/things", {}),
+        ("/apps/a1/things", {"X-Test-User": "bad"}),
+        ("/stats", {"X-Test-User": "ann"}),
+    ]:
+        sent = await _websocket(api, path, headers)
+        # Refused before accept: the server answers the handshake with 403.
+        assert [m["type"] for m in sent] == ["websocket.close"]
+        assert sent[0]["code"] == 1008
+    sent = await _websocket(api, "/apps/a1/things", {"X-Test-User": "ann"})
+    assert sent[0]["type"] == "websocket.accept", sent
+    assert json.loads(sent[1]["text"]) == {"app": "a1", "who": "ann"}

@@ -32,6 +32,7 @@ async def test_nginx_style_allowed_with_identity_headers(
     assert r.headers["x-propusk-method"] == "reviews.read"
     assert r.headers["x-propusk-app"] == "app-1"
     assert r.headers["x-propusk-auth"] == "bearer"
+    assert r.headers["x-propusk-org"] == ""
     profile = (await client.get("/v1/user/profile", headers=bearer(tokens))).json()
     assert r.headers["x-propusk-subject"] == profile["id"]
 
@@ -68,8 +69,11 @@ async def test_envoy_path_prefix_style(client: httpx.AsyncClient, services: Serv
 
 async def test_public_route_passes_without_credentials(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/authorize", headers=nginx("GET", "/demo/health"))
-    assert r.status_code == 200 and r.headers["x-propusk-method"] == "public"
-    assert "x-propusk-subject" not in r.headers
+    assert r.status_code == 200
+    assert r.json() == {"allowed": True, "public": True}
+    # Every identity header is present, empty: a proxy copying them overwrites the client's.
+    for name in ("subject", "auth", "org", "app", "method"):
+        assert r.headers[f"x-propusk-{name}"] == ""
 
 
 @pytest.mark.parametrize(
@@ -103,18 +107,31 @@ async def test_hostile_uris_do_not_bypass_matching(
         {"X-Original-Method": "GET"},
         {"X-Original-URI": "/demo/health"},
         {"X-Original-Method": "BREW", "X-Original-URI": "/demo/health"},
+        {"X-Original-Method": "get", "X-Original-URI": "/demo/health"},
+        # Traefik sets X-Forwarded-*; a client-added X-Original-URI must not replace it.
+        {
+            "X-Forwarded-Method": "GET",
+            "X-Forwarded-Uri": "/demo/reports",
+            "X-Original-URI": "/demo/health",
+        },
+        {
+            "X-Original-Method": "GET",
+            "X-Original-URI": "/demo/health",
+            "X-Forwarded-Uri": "/demo/reports",
+        },
     ],
 )
 async def test_incomplete_questions(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    # A proxy understands only 2xx, 401 and 403: a malformed question is refused with 403.
     r = await client.get("/v1/authorize", headers=headers)
-    assert r.status_code == 400 and set(r.json()) == {"error", "message"}
+    assert r.status_code == 403 and set(r.json()) == {"error", "message"}
 
 
 async def test_oversized_headers(client: httpx.AsyncClient) -> None:
     r = await client.get(
         "/v1/authorize", headers={**nginx("GET", "/demo/health"), "X-Junk": "j" * 20000}
     )
-    assert r.status_code == 431
+    assert r.status_code == 403
 
 
 class TestOnlyProxiesMayAsk:
@@ -137,8 +154,10 @@ async def test_demo_api_behind_the_guard(client: httpx.AsyncClient, mailbox: Mai
     assert (await client.get("/demo/reports", headers=bearer(tokens))).status_code == 403
 
 
-async def test_methods_endpoint(client: httpx.AsyncClient) -> None:
-    items = (await client.get("/v1/methods")).json()["items"]
+async def test_methods_endpoint(client: httpx.AsyncClient, mailbox: Mailbox) -> None:
+    assert (await client.get("/v1/methods")).status_code == 401
+    tokens = await signed_up(client, mailbox, "methods@example.com")
+    items = (await client.get("/v1/methods", headers=bearer(tokens))).json()["items"]
     by_name = {m["name"]: m for m in items}
     assert by_name["reviews.read"] == {
         "name": "reviews.read",

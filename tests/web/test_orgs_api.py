@@ -325,6 +325,11 @@ async def test_audit_paging_and_filters(client: httpx.AsyncClient, mailbox: Mail
         )
     ).json()
     assert len(page2["items"]) == 2 and page2["next"] is None
+    # A last page that is exactly full has no next page either.
+    exact = (
+        await client.get(f"/v1/orgs/{org_id}/audit", params={"limit": 6}, headers=owner)
+    ).json()
+    assert len(exact["items"]) == 6 and exact["next"] is None
     kinds = [e["kind"] for e in page1["items"] + page2["items"]]
     assert kinds == ["app.created"] * 5 + ["org.created"]
     only = (

@@ -10,6 +10,7 @@ issue adds one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from joserfc.jwk import KeySet, RSAKey
 from propusk.core.errors import InvalidToken, PropuskError
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, verify_access_token
+
+log = logging.getLogger("propusk.guard")
 
 __all__ = [
     "Authenticator",
@@ -87,7 +90,9 @@ class JWKSVerifier:
 
     Keys are fetched once and cached for ``max_age`` seconds; a token with an unknown
     ``kid`` (the server rotated its key) triggers one early re-fetch, at most every
-    ``min_refetch`` seconds, so a flood of forged kids cannot hammer the server.
+    ``min_refetch`` seconds, so a flood of forged kids cannot hammer the server. When a
+    fetch fails, the cached keys stay in use and no fetch is tried for ``retry_after``
+    seconds; with no cached keys at all, requests get 503 until a fetch succeeds.
     """
 
     def __init__(
@@ -99,6 +104,7 @@ class JWKSVerifier:
         max_age: float = 300.0,
         min_refetch: float = 5.0,
         leeway: int = 0,
+        retry_after: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._url = jwks_url
@@ -110,6 +116,8 @@ class JWKSVerifier:
         self._clock = clock
         self._keys: dict[str, RSAKey] = {}
         self._fetched_at = float("-inf")
+        self._failed_at = float("-inf")
+        self._retry_after = retry_after
         self._lock = asyncio.Lock()
 
     async def _fetch(self) -> None:
@@ -135,9 +143,23 @@ class JWKSVerifier:
         if age < self._max_age and not (unknown_kid and age >= self._min_refetch):
             return
         async with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age >= self._max_age or (unknown_kid and age >= self._min_refetch):
+            now = time.monotonic()
+            age = now - self._fetched_at
+            if age < self._max_age and not (unknown_kid and age >= self._min_refetch):
+                return  # another request refreshed the keys while this one waited
+            if now - self._failed_at < self._retry_after:
+                if self._keys:
+                    return  # keep serving the cached keys during the back-off
+                raise JWKSUnavailable(detail="JWKS fetch failed recently; backing off")
+            try:
                 await self._fetch()
+            except JWKSUnavailable:
+                self._failed_at = now
+                if not self._keys:
+                    raise
+                # Stale-if-error: keys that verified a minute ago still verify; an outage of
+                # the authorization server must not take every resource API down with it.
+                log.warning("JWKS refresh failed; using the cached keys for now")
 
     async def verify(self, token: str) -> Principal:
         await self._ensure()

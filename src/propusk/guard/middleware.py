@@ -35,7 +35,8 @@ MAX_HEADER_BYTES = 16384
 
 
 def principal_of(scope: Scope) -> Principal | None:
-    """The Principal the guard put in the scope (None on public routes)."""
+    """The Principal the guard put in the scope: None when the request carried no
+    credential (which only a public route lets through)."""
     value = scope.get(PRINCIPAL_KEY)
     return value if isinstance(value, Principal) else None
 
@@ -44,6 +45,12 @@ class HeaderTooLarge(PropuskError):
     code = "header_too_large"
     status = 431
     message = "Request headers are too large"
+
+
+def request_method(scope: Scope) -> str:
+    """The HTTP verb; a WebSocket handshake is a GET (RFC 6455), and so is matched."""
+    method = scope.get("method")
+    return method if isinstance(method, str) else "GET"
 
 
 def request_view(scope: Scope) -> RequestView:
@@ -60,7 +67,10 @@ def request_view(scope: Scope) -> RequestView:
     path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else scope["path"]
     client = scope.get("client")
     return RequestView(
-        method=scope["method"], path=path, headers=headers, client=client[0] if client else None
+        method=request_method(scope),
+        path=path,
+        headers=headers,
+        client=client[0] if client else None,
     )
 
 
@@ -75,14 +85,18 @@ async def authenticate(
     return None
 
 
+def www_authenticate(code: str) -> str:
+    """The Bearer challenge (RFC 6750) sent with every 401, by the server and the guard."""
+    if code in ("invalid_token", "token_expired"):
+        return 'Bearer realm="propusk", error="invalid_token"'
+    return 'Bearer realm="propusk"'
+
+
 def error_body(status: int, code: str, message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    body = json.dumps({"error": code, "message": message}).encode()
+    body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
-        error = b'Bearer realm="propusk"'
-        if code in ("invalid_token", "token_expired"):
-            error = b'Bearer realm="propusk", error="invalid_token"'
-        headers.append((b"www-authenticate", error))
+        headers.append((b"www-authenticate", www_authenticate(code).encode()))
     return body, headers
 
 
@@ -106,8 +120,9 @@ class PropuskGuard:
         self.authenticators = tuple(authenticators)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)  # lifespan: nothing to authorize
             return
         try:
             request = request_view(scope)
@@ -115,23 +130,28 @@ class PropuskGuard:
         except PropuskError as exc:
             log.info(
                 "guard: %s %s refused: %s (%s)",
-                scope["method"],
+                request_method(scope),
                 scope["path"],
                 exc.code,
                 exc.detail or "-",
             )
-            await self._deny(send, exc.status, exc.code, exc.message)
+            await self._deny(scope, send, exc.status, exc.code, exc.message)
             return
         decision = authorize(principal, request.method, request.path, self.catalog)
         if not decision.allowed:
             log.info("guard: %s %s denied: %s", request.method, scope["path"], decision.reason)
-            await self._deny(send, *decision_error(decision))
+            await self._deny(scope, send, *decision_error(decision))
             return
         scope[PRINCIPAL_KEY] = principal
         scope[DECISION_KEY] = decision
         await self.app(scope, receive, send)
 
-    async def _deny(self, send: Send, status: int, code: str, message: str) -> None:
+    async def _deny(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+        if scope["type"] == "websocket":
+            # Closing before accepting makes the server refuse the handshake (HTTP 403).
+            # 1008 is "policy violation" (RFC 6455).
+            await send({"type": "websocket.close", "code": 1008, "reason": message})
+            return
         body, headers = error_body(status, code, message)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -40,7 +40,10 @@ def catalog_from(settings: Settings) -> MethodCatalog:
     try:
         return load_catalog(path)
     except (OSError, CatalogError) as exc:
-        raise ConfigError(f"method catalog {path}: {exc}") from None
+        message = str(exc)
+        raise ConfigError(
+            message if str(path) in message else f"method catalog {path}: {message}"
+        ) from None
 
 
 @dataclass

@@ -218,6 +218,12 @@ class Orgs:
         )
 
     async def _target(self, session: AsyncSession, org_id: str, member_id: str) -> Membership:
+        # Membership changes of one org are serialized on the org's row, so two owners
+        # demoting each other at once cannot both pass the "one owner remains" check
+        # (PostgreSQL takes the row lock; SQLite serializes every write transaction anyway).
+        await session.execute(
+            select(Organization.id).where(Organization.id == org_id).with_for_update()
+        )
         target = await session.get(Membership, (org_id, member_id))
         if target is None:
             raise NotFound("No such member")

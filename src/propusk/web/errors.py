@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from propusk.core.errors import PropuskError, TooManyAttempts
+from propusk.guard.middleware import www_authenticate
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -49,10 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyAttempts):
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401:
-            error = "invalid_token" if exc.code in ("invalid_token", "token_expired") else None
-            headers["WWW-Authenticate"] = (
-                f'Bearer error="{error}"' if error else 'Bearer realm="propusk"'
-            )
+            headers["WWW-Authenticate"] = www_authenticate(exc.code)
         return error_response(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

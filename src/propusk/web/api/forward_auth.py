@@ -1,11 +1,20 @@
 """Forward-auth: nginx ``auth_request``, Traefik ForwardAuth and Envoy ``ext_authz`` ask
 here whether a request may pass, and learn who made it.
 
-The original request is described by, in order of preference:
+The original request is described by exactly one of:
 1. the path itself, for Envoy's HTTP ext_authz with ``path_prefix: /v1/authorize``: the
    check request is ``<original method> /v1/authorize<original path>``;
-2. ``X-Original-Method`` and ``X-Original-URI`` (nginx);
-3. ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (Traefik).
+2. ``X-Original-Method`` and ``X-Original-URI`` (nginx sets them);
+3. ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (Traefik sets them).
+A proxy overwrites the family it sets but may pass the other one through from the client,
+so a question carrying both families is refused: a client cannot smuggle in a harmless
+URI beside the real one.
+
+Every answer is 200, 401 or 403, because proxies understand nothing else (nginx turns any
+other status into a 500); the precise reason is logged. A 200 always carries every
+``X-Propusk-*`` identity header, empty when it does not apply, so a proxy that copies
+them overwrites any the client sent itself.
+
 Only the addresses in ``forward_auth_clients`` (the proxies) may ask; anyone else gets 403,
 so end users cannot probe the policy.
 """
@@ -18,8 +27,9 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from propusk.core.errors import Forbidden, InvalidRequest
+from propusk.core.errors import Forbidden, InvalidRequest, PropuskError
 from propusk.core.policy import authorize
+from propusk.guard.authenticators import RequestView
 from propusk.guard.middleware import authenticate, decision_error, error_body, request_view
 from propusk.web.deps import ServicesDep
 
@@ -29,6 +39,7 @@ log = logging.getLogger("propusk.forward_auth")
 PREFIX = "/v1/authorize"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _VERBS = frozenset(METHODS)
+IDENTITY_HEADERS = ("X-Propusk-Subject", "X-Propusk-Auth", "X-Propusk-Org", "X-Propusk-App")
 
 
 def _original(request: Request, raw_path: str) -> tuple[str, str]:
@@ -37,14 +48,17 @@ def _original(request: Request, raw_path: str) -> tuple[str, str]:
         rest = raw_path[len(PREFIX) :]
         return request.method, f"{rest}?{query}" if query else rest
     headers = request.headers
-    method = headers.get("x-original-method") or headers.get("x-forwarded-method")
-    uri = headers.get("x-original-uri") or headers.get("x-forwarded-uri")
+    original = (headers.get("x-original-method"), headers.get("x-original-uri"))
+    forwarded = (headers.get("x-forwarded-method"), headers.get("x-forwarded-uri"))
+    if any(original) and any(forwarded):
+        raise InvalidRequest(detail="both X-Original-* and X-Forwarded-* present")
+    method, uri = original if any(original) else forwarded
     if not method or not uri:
-        raise InvalidRequest("X-Original-Method and X-Original-URI (or X-Forwarded-*) are required")
-    # Verbs are case-sensitive (RFC 9110): "get" is not GET, and matches no route.
+        raise InvalidRequest(detail="no X-Original-Method/URI or X-Forwarded-Method/Uri")
+    # Verbs are case-sensitive (RFC 9110): "get" is not GET.
     method = method.strip()
     if method not in _VERBS:
-        raise InvalidRequest("unsupported original method")
+        raise InvalidRequest(detail=f"unsupported original method {method[:16]!r}")
     return method, uri.strip()
 
 
@@ -60,33 +74,37 @@ def _allowed_caller(request: Request) -> bool:
     return any(address in net for net in nets)
 
 
+def _deny(status: int, code: str, message: str) -> Response:
+    if status not in (401, 403):
+        status, code, message = 403, "forbidden", "Not allowed"
+    body, raw_headers = error_body(status, code, message)
+    extra = {k.decode(): v.decode() for k, v in raw_headers if k == b"www-authenticate"}
+    return Response(body, status_code=status, headers=extra, media_type="application/json")
+
+
 async def _check(request: Request, services: ServicesDep) -> Response:
     if not _allowed_caller(request):
         raise Forbidden("This endpoint is for the configured proxies only")
-    view = request_view(request.scope)
-    method, uri = _original(request, view.path)
-    view = type(view)(method=method, path=uri, headers=view.headers, client=view.client)
-    principal = await authenticate(services.authenticators, view)
+    try:
+        view = request_view(request.scope)
+        method, uri = _original(request, view.path)
+        view = RequestView(method=method, path=uri, headers=view.headers, client=view.client)
+        principal = await authenticate(services.authenticators, view)
+    except PropuskError as exc:
+        log.info("forward-auth refused: %s (%s)", exc.code, exc.detail or exc.message)
+        return _deny(exc.status, exc.code, exc.message)
     decision = authorize(principal, method, uri, services.catalog)
     if not decision.allowed:
         log.info("forward-auth: %s %s denied: %s", method, uri[:200], decision.reason)
-        status, code, message = decision_error(decision)
-        if status == 400:
-            # Proxies understand only 2xx, 401 and 403 (nginx turns anything else into a
-            # 500), so a path that cannot be judged is simply refused.
-            status, code, message = 403, "forbidden", "Not allowed"
-        body, raw_headers = error_body(status, code, message)
-        extra = {k.decode(): v.decode() for k, v in raw_headers if k == b"www-authenticate"}
-        return Response(body, status_code=status, headers=extra, media_type="application/json")
-    headers = {"X-Propusk-Method": decision.method or "public"}
+        return _deny(*decision_error(decision))
+    headers = dict.fromkeys(IDENTITY_HEADERS, "")
+    headers["X-Propusk-Method"] = decision.method or ""
+    headers["X-Propusk-App"] = decision.app_id or ""
     if principal is not None:
         headers["X-Propusk-Subject"] = principal.subject
         headers["X-Propusk-Auth"] = principal.method
-        if principal.org_id:
-            headers["X-Propusk-Org"] = principal.org_id
-    if decision.app_id:
-        headers["X-Propusk-App"] = decision.app_id
-    return JSONResponse({"allowed": True}, headers=headers)
+        headers["X-Propusk-Org"] = principal.org_id or ""
+    return JSONResponse({"allowed": True, "public": principal is None}, headers=headers)
 
 
 # Proxies may ask with the original request's method, so every verb is routed; only GET is

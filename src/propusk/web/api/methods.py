@@ -6,13 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from propusk.web.deps import ServicesDep
+from propusk.web.deps import BearerPrincipal, ServicesDep
 
 router = APIRouter(tags=["methods"])
 
 
 @router.get("/v1/methods")
-async def methods(services: ServicesDep) -> dict[str, Any]:
+async def methods(principal: BearerPrincipal, services: ServicesDep) -> dict[str, Any]:
+    """The catalog, for signed-in accounts (the console lists it when creating keys).
+    Anonymous callers learn nothing about which methods and routes exist."""
     catalog = services.catalog
     return {
         "items": [

@@ -212,6 +212,7 @@ async def audit(
 ) -> dict[str, Any]:
     """The organization's events, newest first. Pass ``next`` back as ``cursor`` for the
     following page; it is null on the last page."""
+    # One more than the page, to know whether a next page exists.
     events = await services.orgs.audit(
         principal.subject,
         org_id,
@@ -220,7 +221,8 @@ async def audit(
         since=since,
         until=until,
         before_id=cursor,
-        limit=limit,
+        limit=limit + 1,
     )
-    next_cursor = events[-1].id if len(events) == limit else None
-    return {"items": [_event(e) for e in events], "next": next_cursor}
+    page = events[:limit]
+    next_cursor = page[-1].id if len(events) > limit else None
+    return {"items": [_event(e) for e in page], "next": next_cursor}
