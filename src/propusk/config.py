@@ -79,6 +79,12 @@ class Settings(BaseModel):
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window: int = Field(default=900, ge=1)
 
+    # Mails a caller can trigger (resendEmail, password/restore) per address and per
+    # source address in mail_window seconds.
+    mail_max_per_address: int = Field(default=3, ge=1)
+    mail_max_per_ip: int = Field(default=20, ge=1)
+    mail_window: int = Field(default=3600, ge=60)
+
     max_body_bytes: int = Field(default=65536, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)
 

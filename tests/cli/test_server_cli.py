@@ -300,3 +300,20 @@ def test_serve_refuses_an_empty_or_missing_database(tmp_path: Path) -> None:
     empty = run("--data-dir", unmigrated, "serve", cwd=tmp_path, env=env)
     assert empty.returncode == 1, empty.stderr
     assert "schema is empty" in empty.stderr
+
+
+def test_init_refuses_to_replace_a_lost_master_key(data_dir: Path, initialized: str) -> None:
+    (data_dir / "master.key").unlink()
+    result = invoke("--data-dir", data_dir, "init")
+    assert result.exit_code == 1
+    assert "already holds server keys" in result.stderr
+    assert not (data_dir / "master.key").exists()  # no useless new key was written
+
+
+def test_a_wrong_master_key_is_a_clear_error(data_dir: Path, initialized: str) -> None:
+    wrong = {"PROPUSK_MASTER_KEY": new_master_key()}
+    for args in (("init",), ("serve",)):
+        result = run("--data-dir", data_dir, *args, cwd=data_dir.parent, env=wrong)
+        assert result.returncode == 1, result.stderr
+        assert "does not open the server keys" in result.stderr
+        assert "Traceback" not in result.stderr

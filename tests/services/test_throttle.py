@@ -27,3 +27,14 @@ async def test_ip_limit_spans_accounts(any_cache: Cache) -> None:
     with pytest.raises(TooManyAttempts):
         await throttle.check("new@x.io", "9.9.9.9")
     await throttle.check("new@x.io", "9.9.9.8")
+
+
+async def test_mail_throttle(any_cache: Cache) -> None:
+    from propusk.services.throttle import MailThrottle
+
+    throttle = MailThrottle(any_cache, per_address=2, per_ip=2, window=60)
+    assert await throttle.allow("A@x.io", "1.1.1.1")
+    assert await throttle.allow("a@x.io", "1.1.1.1")
+    assert not await throttle.allow("a@x.io", "1.1.1.1")  # third mail to the same address
+    assert await throttle.allow("b@x.io", None)
+    assert not await throttle.allow("c@x.io", "1.1.1.1")  # third counted from the same source

@@ -219,3 +219,12 @@ async def test_address_exists(client: httpx.AsyncClient) -> None:
     assert yes.json() == {"exist": True} and no.json() == {"exist": False}
     missing = await client.get("/v1/user/address/exists")
     assert missing.status_code == 400
+
+
+async def test_mail_flooding_is_capped(client: httpx.AsyncClient, mailbox: Mailbox) -> None:
+    await signed_up(client, mailbox, "flood@example.com")
+    for _ in range(5):
+        r = await client.post("/v1/user/password/restore", json={"email": "flood@example.com"})
+        assert r.status_code == 200  # the answer never changes
+    resets = [m for m in mailbox.to("flood@example.com") if "Reset" in m.subject]
+    assert len(resets) == 3

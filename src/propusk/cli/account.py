@@ -1,4 +1,4 @@
-"""Client commands against a running server: login, whoami, logout."""
+"""Client commands against a running server: login and whoami."""
 
 from __future__ import annotations
 

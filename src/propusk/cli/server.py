@@ -38,6 +38,43 @@ def _master_key(settings: Settings, *, create: bool = False, why: str = "") -> N
         fail(f"{exc}{why}")
 
 
+def _existing_keys(settings: Settings) -> int:
+    """How many server keys the database already holds (0 for a new database)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from propusk.storage.db import Database
+    from propusk.storage.models import ServerKey
+
+    async def count() -> int:
+        db = Database.from_url(settings.effective_database_url)
+        try:
+            async with db.session() as session:
+                return int(await session.scalar(select(func.count()).select_from(ServerKey)) or 0)
+        except SQLAlchemyError:
+            return 0  # no schema yet
+        finally:
+            await db.dispose()
+
+    return run(count())
+
+
+def _check_keyring_opens(settings: Settings) -> None:
+    """Fail clearly when the master key does not open this database's keyring."""
+    from propusk.core.sealing import SealError
+
+    async def open_keys(services: Services) -> None:
+        await services.keyring.signing_key()
+
+    try:
+        run_with_services(settings, open_keys)
+    except SealError:
+        fail(
+            "the master key does not open the server keys in this database: the key file or"
+            " PROPUSK_MASTER_KEY is not the one this database was initialized with"
+        )
+
+
 def _database_error(settings: Settings, exc: Exception) -> str:
     # SQLAlchemy's own text carries the statement and a link; the driver's is what helps.
     reason = getattr(exc, "orig", None) or exc
@@ -96,6 +133,14 @@ def init(cli: CliContext) -> None:
     s = cli.settings
     s.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(s.data_dir, 0o700)
+    missing_key = s.master_key is None and not s.effective_master_key_file.exists()
+    if missing_key and _existing_keys(s):
+        # A new master key could never open the keys already sealed in this database.
+        fail(
+            f"the database already holds server keys but {s.effective_master_key_file} is"
+            " missing: restore the master key (file or PROPUSK_MASTER_KEY) instead of"
+            " creating a new one"
+        )
     _master_key(s, create=s.master_key is None)
     _upgrade(s)
 
@@ -103,6 +148,7 @@ def init(cli: CliContext) -> None:
         return await services.keyring.ensure_signing_key()
 
     kid = run_with_services(s, keys)
+    _check_keyring_opens(s)
     where = s.effective_master_key_file if s.master_key is None else "PROPUSK_MASTER_KEY"
     console.print(f"data directory: {s.data_dir.resolve()}")
     console.print(f"master key: {where}")
@@ -119,6 +165,13 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
     s = cli.settings
     _master_key(s, why="\n(the server does not start without the master key)")
     _require_schema(s)
+    _check_keyring_opens(s)
+    import logging
+
+    # Propusk's own loggers (refusal reasons, mail failures) at the configured level.
+    logging.basicConfig(
+        level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     import uvicorn
 
@@ -188,7 +241,9 @@ def keys_rotate(cli: CliContext) -> None:
     """Add a new access-token signing key; the old one verifies until its tokens expire."""
     s = cli.settings
     _require_schema(s)
-    verify_for = timedelta(seconds=s.access_token_ttl + s.token_leeway + 60)
+    # The servers may run with a longer access-token lifetime than this CLI's settings
+    # say, so the old key keeps verifying for the longest lifetime allowed (one day).
+    verify_for = timedelta(seconds=86400 + s.token_leeway + 60)
 
     async def rotate(services: Services) -> str:
         kid = await services.keyring.rotate_signing(verify_for)

@@ -20,6 +20,7 @@ from propusk.services.audit import Audit, Origin
 from propusk.services.clock import Clock
 from propusk.services.mail import Mailer
 from propusk.services.passwords import PasswordService
+from propusk.services.throttle import MailThrottle
 from propusk.storage.db import Database
 from propusk.storage.models import Account, AccountRole, Address, EmailToken, RefreshToken
 
@@ -75,7 +76,9 @@ class Accounts:
         mailer: Mailer,
         passwords: PasswordService,
         settings: Settings,
+        mail_throttle: MailThrottle,
     ) -> None:
+        self._mail_throttle = mail_throttle
         self._db = db
         self._clock = clock
         self._audit = audit
@@ -205,6 +208,8 @@ class Accounts:
         """Send a new code if the account exists and is unconfirmed; silent otherwise,
         so the answer does not tell which addresses are registered."""
         email = normalize_email(email)
+        if not await self._mail_throttle.allow(email, origin.ip):
+            return
         async with self._db.session() as session:
             account = await session.scalar(select(Account).where(Account.email == email))
             if account is None or account.email_confirmed_at is not None:
@@ -219,6 +224,8 @@ class Accounts:
 
     async def request_password_reset(self, email: str, source: str | None, origin: Origin) -> None:
         email = normalize_email(email)
+        if not await self._mail_throttle.allow(email, origin.ip):
+            return
         async with self._db.session() as session:
             account = await session.scalar(
                 select(Account).where(Account.email == email, Account.kind == "person")

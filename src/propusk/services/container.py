@@ -17,7 +17,7 @@ from propusk.services.mail import Mailer, create_mailer
 from propusk.services.orgs import Orgs
 from propusk.services.passwords import PasswordService
 from propusk.services.sessions import Sessions
-from propusk.services.throttle import LoginThrottle
+from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
 from propusk.storage.db import Database
 
@@ -100,7 +100,20 @@ def build_services(
         audit=audit,
         keyring=keyring,
         passwords=passwords,
-        accounts=Accounts(db, clock, audit, mailer, passwords, settings),
+        accounts=Accounts(
+            db,
+            clock,
+            audit,
+            mailer,
+            passwords,
+            settings,
+            MailThrottle(
+                cache,
+                per_address=settings.mail_max_per_address,
+                per_ip=settings.mail_max_per_ip,
+                window=settings.mail_window,
+            ),
+        ),
         sessions=sessions,
         orgs=Orgs(db, clock, audit, settings),
         catalog=catalog_from(settings),

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import smtplib
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -34,7 +35,9 @@ def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="propusk")
-    msg.set_content(body)
+    # 8bit, not quoted-printable: a code in a link must stay one unbroken line when the
+    # mail is read as a file (the outbox) or grepped.
+    msg.set_content(body, cte="8bit")
     return msg
 
 
@@ -70,7 +73,8 @@ class FileMailer:
 
     def _write(self, msg: EmailMessage) -> None:
         self._outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = formatdate(usegmt=True).replace(" ", "_").replace(",", "")
+        # Sortable and portable (no ":" in file names): 20261124T041500Z-1a2b3c4d.eml
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"{stamp}-{os.urandom(4).hex()}.eml"
         fd = os.open(self._outbox / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

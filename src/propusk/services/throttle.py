@@ -7,7 +7,7 @@ import hashlib
 from propusk.core.errors import TooManyAttempts
 from propusk.storage.cache import Cache
 
-__all__ = ["LoginThrottle"]
+__all__ = ["LoginThrottle", "MailThrottle"]
 
 
 def _key(kind: str, value: str) -> str:
@@ -41,3 +41,26 @@ class LoginThrottle:
 
     async def succeeded(self, account: str) -> None:
         await self._cache.delete(_key("account", account.lower()))
+
+
+class MailThrottle:
+    """Caps the mails a caller can make Propusk send (confirmation again, password reset),
+    per address and per source address, so nobody can flood someone's inbox through us.
+    Over the cap the request still answers as usual but sends nothing: the answer must not
+    tell anything about the account either way."""
+
+    def __init__(self, cache: Cache, *, per_address: int, per_ip: int, window: int) -> None:
+        self._cache = cache
+        self._per_address = per_address
+        self._per_ip = per_ip
+        self._window = window
+
+    async def allow(self, address: str, ip: str | None) -> bool:
+        count, _ = await self._cache.incr(_key("mail", address.lower()), self._window)
+        if count > self._per_address:
+            return False
+        if ip:
+            count, _ = await self._cache.incr(_key("mail-ip", ip), self._window)
+            if count > self._per_ip:
+                return False
+        return True
