@@ -19,6 +19,7 @@ from joserfc.jws import extract_compact
 from joserfc.jwt import JWTClaimsRegistry
 
 from propusk.core.errors import InvalidToken, TokenExpired
+from propusk.core.principals import Principal
 
 __all__ = [
     "ACCESS_TOKEN_ALGORITHMS",
@@ -53,6 +54,16 @@ class AccessClaims:
     jti: str
     kid: str
     extra: Mapping[str, Any]
+
+    def principal(self) -> Principal:
+        """The account Principal these verified claims describe (authenticated by Bearer)."""
+        return Principal(
+            subject=self.subject,
+            method="bearer",
+            roles=frozenset(self.roles),
+            token_id=self.jti,
+            expires_at=self.expires_at,
+        )
 
 
 def issue_access_token(

@@ -173,10 +173,4 @@ class JWKSVerifier:
             claims = verify_access_token(
                 token, self._keys, issuer=self._issuer, now=now, leeway=self._leeway
             )
-        return Principal(
-            subject=claims.subject,
-            method="bearer",
-            roles=frozenset(claims.roles),
-            token_id=claims.jti,
-            expires_at=claims.expires_at,
-        )
+        return claims.principal()

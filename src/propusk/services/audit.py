@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from typing_extensions import Unpack
 
 from propusk.services.clock import Clock
 from propusk.storage.db import Database
 from propusk.storage.models import AuditEvent
 
-__all__ = ["Audit", "Origin"]
+__all__ = ["Audit", "EventFields", "Origin"]
 
 # Field names that must never reach the audit log. A bug that tries is caught in tests.
 _SECRET_WORDS = ("password", "secret", "token", "private", "code", "key")
@@ -33,97 +34,51 @@ class Origin:
     user_agent: str | None = None
 
 
+class EventFields(TypedDict, total=False):
+    """What an event may say besides its kind; see :class:`AuditEvent`."""
+
+    actor_type: str  # "account" when not given
+    actor_id: str | None
+    origin: Origin | None
+    outcome: str  # "ok" when not given
+    target_type: str | None
+    target_id: str | None
+    org_id: str | None
+    data: Mapping[str, Any] | None
+
+
 class Audit:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 
-    def _event(
-        self,
-        kind: str,
-        *,
-        actor_type: str,
-        actor_id: str | None,
-        origin: Origin | None,
-        outcome: str,
-        target_type: str | None,
-        target_id: str | None,
-        org_id: str | None,
-        data: Mapping[str, Any] | None,
-    ) -> AuditEvent:
-        payload = dict(data or {})
+    def _event(self, kind: str, fields: EventFields) -> AuditEvent:
+        payload = dict(fields.get("data") or {})
         for name in payload:
             if any(word in name.lower() for word in _SECRET_WORDS):
                 raise ValueError(f"audit data field {name!r} looks like a secret")
+        origin = fields.get("origin")
         return AuditEvent(
             at=self._clock.now(),
             kind=kind,
-            outcome=outcome,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            org_id=org_id,
-            target_type=target_type,
-            target_id=target_id,
+            outcome=fields.get("outcome", "ok"),
+            actor_type=fields.get("actor_type", "account"),
+            actor_id=fields.get("actor_id"),
+            org_id=fields.get("org_id"),
+            target_type=fields.get("target_type"),
+            target_id=fields.get("target_id"),
             ip=origin.ip if origin else None,
             data=payload,
         )
 
-    def add(
-        self,
-        session: AsyncSession,
-        kind: str,
-        *,
-        actor_type: str = "account",
-        actor_id: str | None = None,
-        origin: Origin | None = None,
-        outcome: str = "ok",
-        target_type: str | None = None,
-        target_id: str | None = None,
-        org_id: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
+    def add(self, session: AsyncSession, kind: str, **fields: Unpack[EventFields]) -> None:
         """Record an event inside ``session``'s unit of work."""
-        session.add(
-            self._event(
-                kind,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                origin=origin,
-                outcome=outcome,
-                target_type=target_type,
-                target_id=target_id,
-                org_id=org_id,
-                data=data,
-            )
-        )
+        session.add(self._event(kind, fields))
 
-    async def record(
-        self,
-        kind: str,
-        *,
-        actor_type: str = "account",
-        actor_id: str | None = None,
-        origin: Origin | None = None,
-        outcome: str = "ok",
-        target_type: str | None = None,
-        target_id: str | None = None,
-        org_id: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
+    async def record(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """Record an event in a unit of work of its own (for failures)."""
         async with self._db.session() as session:
-            self.add(
-                session,
-                kind,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                origin=origin,
-                outcome=outcome,
-                target_type=target_type,
-                target_id=target_id,
-                org_id=org_id,
-                data=data,
-            )
+            session.add(self._event(kind, fields))
 
     async def events(
         self,

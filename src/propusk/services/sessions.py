@@ -321,10 +321,4 @@ class Sessions:
             # A key created by another node since this one last read the keyring.
             keys = await self._keyring.verification_keys(unknown_kid=True)
             claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
-        return Principal(
-            subject=claims.subject,
-            method="bearer",
-            roles=frozenset(claims.roles),
-            token_id=claims.jti,
-            expires_at=claims.expires_at,
-        )
+        return claims.principal()
