@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"mode: {'quick' if args.quick else 'full'}; loads of {budget.load_seconds:g} s "
         f"(at most {budget.load_max_requests} requests) at concurrency "
         f"{', '.join(map(str, budget.concurrency))}; baselines of {budget.baseline_seconds:g} s; "
-        f"wrk runs of {budget.wrk_seconds} s; in-process rounds of {budget.authorize_seconds:g} s",
+        f"wrk: {budget.wrk_rounds} rounds of {budget.wrk_seconds} s runs; "
+        f"in-process rounds of {budget.authorize_seconds:g} s",
         markup=False,
     )
     started = time.perf_counter()

@@ -21,6 +21,8 @@ class Budget:
     """Concurrent requests in flight, one load phase per value."""
     wrk_seconds: int
     """Duration of one wrk run (forward-auth benchmark; wrk takes whole seconds)."""
+    wrk_rounds: int
+    """Rounds of wrk runs, each running every forward-auth row once (interleaved)."""
     wrk_connections: int
     wrk_threads: int
     authorize_seconds: float
@@ -33,7 +35,8 @@ FULL = Budget(
     load_seconds=8.0,
     load_max_requests=5_000,
     concurrency=(2, 8),
-    wrk_seconds=6,
+    wrk_seconds=2,
+    wrk_rounds=4,
     wrk_connections=8,
     wrk_threads=2,
     authorize_seconds=2.0,
@@ -44,7 +47,8 @@ QUICK = Budget(
     load_seconds=2.0,
     load_max_requests=1_000,
     concurrency=(2, 8),
-    wrk_seconds=2,
+    wrk_seconds=1,
+    wrk_rounds=2,
     wrk_connections=8,
     wrk_threads=2,
     authorize_seconds=0.3,

@@ -50,12 +50,21 @@ class Settings(BaseModel):
     refresh_reuse_grace: int = Field(default=10, ge=0, le=300)
     token_leeway: int = Field(default=0, ge=0, le=300)
 
+    # Service keys (RuStore model): the exchanged token's lifetime, the accepted clock
+    # difference of the signed timestamp, how often the token encryption key changes, and
+    # how long a node may take to notice that another node rotated/disabled/deleted a key.
+    service_token_ttl: int = Field(default=900, ge=60, le=86400)
+    exchange_window: int = Field(default=60, ge=5, le=3600)
+    jwe_key_rotation: int = Field(default=86400, ge=3600)
+    key_state_ttl: float = Field(default=5.0, ge=0.0, le=300.0)
+
     require_email_confirmation: bool = True
     confirmation_ttl: int = Field(default=48 * 3600, ge=300)
     reset_token_ttl: int = Field(default=3600, ge=300)
 
+    # "introspect" lets a resource server's account call POST /v1/introspect.
     roles: list[str] = Field(
-        default_factory=lambda: ["user", "admin", "privacy", "confidential_contracts"]
+        default_factory=lambda: ["user", "admin", "privacy", "confidential_contracts", "introspect"]
     )
 
     # Organization roles beyond owner/admin/developer/viewer (e.g. "release_manager",
@@ -96,7 +105,7 @@ class Settings(BaseModel):
     smtp_timeout: float = Field(default=10.0, gt=0)
     mail_from: str = "Propusk <no-reply@localhost>"
 
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
 
     @field_validator("roles")
     @classmethod

@@ -317,3 +317,13 @@ def test_a_wrong_master_key_is_a_clear_error(data_dir: Path, initialized: str) -
         assert result.returncode == 1, result.stderr
         assert "does not open the server keys" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_rotate_signing_refuses_a_wrong_master_key(data_dir: Path, initialized: str) -> None:
+    result = invoke(
+        "--data-dir", data_dir, "keys", "rotate-signing",
+        env={"PROPUSK_MASTER_KEY": new_master_key()},
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "does not open the server keys" in result.stderr
+    assert query(data_dir / "propusk.db", "SELECT kid FROM server_keys") == [(initialized,)]

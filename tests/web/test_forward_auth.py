@@ -65,6 +65,10 @@ async def test_envoy_path_prefix_style(client: httpx.AsyncClient, services: Serv
     assert r.status_code == 200 and r.headers["x-propusk-method"] == "payments.topup"
     wrong_verb = await client.get("/v1/authorize/demo/payments/topup", headers=bearer(tokens))
     assert wrong_verb.status_code == 403
+    odd_verb = await client.request(
+        "PROPFIND", "/v1/authorize/demo/reports", headers=bearer(tokens)
+    )
+    assert odd_verb.status_code == 403
 
 
 async def test_public_route_passes_without_credentials(client: httpx.AsyncClient) -> None:

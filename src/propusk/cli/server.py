@@ -170,7 +170,8 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
 
     # Propusk's own loggers (refusal reasons, mail failures) at the configured level.
     logging.basicConfig(
-        level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if s.log_level == "trace" else s.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
     import uvicorn
@@ -241,6 +242,7 @@ def keys_rotate(cli: CliContext) -> None:
     """Add a new access-token signing key; the old one verifies until its tokens expire."""
     s = cli.settings
     _require_schema(s)
+    _check_keyring_opens(s)  # never seal a new key with a master key that is not this one
     # The servers may run with a longer access-token lifetime than this CLI's settings
     # say, so the old key keeps verifying for the longest lifetime allowed (one day).
     verify_for = timedelta(seconds=86400 + s.token_leeway + 60)

@@ -7,6 +7,7 @@ from propusk.guard.authenticators import (
     Authenticator,
     BearerAuthenticator,
     JWKSVerifier,
+    PublicTokenAuthenticator,
     RequestView,
     TokenVerifier,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "BearerAuthenticator",
     "JWKSVerifier",
     "PropuskGuard",
+    "PublicTokenAuthenticator",
     "RequestView",
     "TokenVerifier",
     "principal_of",

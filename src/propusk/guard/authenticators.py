@@ -31,6 +31,7 @@ __all__ = [
     "BearerAuthenticator",
     "JWKSUnavailable",
     "JWKSVerifier",
+    "PublicTokenAuthenticator",
     "RequestView",
     "TokenVerifier",
 ]
@@ -76,6 +77,24 @@ class BearerAuthenticator:
         token = token.strip()
         if not token:
             raise InvalidToken(detail="empty bearer token")
+        return await self._verifier.verify(token)
+
+
+class PublicTokenAuthenticator:
+    """``Public-Token: <jwe>``: a service-key token from ``POST /public/auth/`` (spec §1)."""
+
+    name = "service-key"
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def authenticate(self, request: RequestView) -> Principal | None:
+        token = request.headers.get("public-token")
+        if token is None:
+            return None
+        token = token.strip()
+        if not token:
+            raise InvalidToken(detail="empty Public-Token")
         return await self._verifier.verify(token)
 
 

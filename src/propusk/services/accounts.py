@@ -284,7 +284,7 @@ class Accounts:
     # -- profile, addresses, roles ----------------------------------------------------
 
     async def profile(self, account_id: str) -> Profile:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("No such account")
@@ -332,7 +332,7 @@ class Accounts:
 
     async def email_exists(self, email: str) -> bool:
         email = normalize_email(email)
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             count = await session.scalar(
                 select(func.count()).select_from(Account).where(Account.email == email)
             )
@@ -340,7 +340,7 @@ class Accounts:
 
     async def find_id_by_email(self, email: str) -> str:
         email = normalize_email(email)
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             account_id = await session.scalar(select(Account.id).where(Account.email == email))
         if account_id is None:
             raise NotFound("No such account")

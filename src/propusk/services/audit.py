@@ -95,5 +95,5 @@ class Audit:
             query = query.where(AuditEvent.actor_id == actor_id)
         if since is not None:
             query = query.where(AuditEvent.at >= since)
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             return list(await session.scalars(query))

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from propusk.config import ConfigError, Settings
 from propusk.core.catalog import CatalogError, MethodCatalog, load_catalog
 from propusk.core.passwords import PasswordPolicy
 from propusk.demo import DEMO_CATALOG
-from propusk.guard.authenticators import Authenticator, BearerAuthenticator
+from propusk.guard.authenticators import (
+    Authenticator,
+    BearerAuthenticator,
+    PublicTokenAuthenticator,
+)
 from propusk.services.accounts import Accounts
 from propusk.services.audit import Audit
 from propusk.services.clock import Clock, SystemClock
+from propusk.services.exchange import Exchange
 from propusk.services.keyring import Keyring, load_master_key
 from propusk.services.mail import Mailer, create_mailer
 from propusk.services.orgs import Orgs
 from propusk.services.passwords import PasswordService
+from propusk.services.service_keys import ServiceKeys
 from propusk.services.sessions import Sessions
 from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
@@ -60,6 +67,8 @@ class Services:
     sessions: Sessions
     orgs: Orgs
     catalog: MethodCatalog
+    service_keys: ServiceKeys
+    exchange: Exchange
     authenticators: list[Authenticator]
 
     async def close(self) -> None:
@@ -82,7 +91,13 @@ def build_services(
     mailer = mailer or create_mailer(settings)
     key = master_key if master_key is not None else load_master_key(settings)
     audit = Audit(db, clock)
-    keyring = Keyring(db, key, clock)
+    keyring = Keyring(
+        db,
+        key,
+        clock,
+        jwe_rotation=timedelta(seconds=settings.jwe_key_rotation),
+        jwe_token_ttl=timedelta(seconds=settings.service_token_ttl),
+    )
     passwords = PasswordService(password_policy(settings))
     throttle = LoginThrottle(
         cache,
@@ -91,6 +106,11 @@ def build_services(
         window=settings.login_failure_window,
     )
     sessions = Sessions(db, clock, audit, keyring, passwords, throttle, settings)
+    orgs = Orgs(db, clock, audit, settings)
+    catalog = catalog_from(settings)
+    service_keys = ServiceKeys(db, clock, audit, orgs, catalog)
+    exchange = Exchange(db, clock, audit, keyring, cache, settings)
+    service_keys.add_listener(exchange.invalidate)
     return Services(
         settings=settings,
         db=db,
@@ -115,8 +135,10 @@ def build_services(
             ),
         ),
         sessions=sessions,
-        orgs=Orgs(db, clock, audit, settings),
-        catalog=catalog_from(settings),
+        orgs=orgs,
+        catalog=catalog,
+        service_keys=service_keys,
+        exchange=exchange,
         # The order in which credentials are looked for; each credential kind adds one.
-        authenticators=[BearerAuthenticator(sessions)],
+        authenticators=[BearerAuthenticator(sessions), PublicTokenAuthenticator(exchange)],
     )

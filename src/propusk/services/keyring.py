@@ -15,7 +15,7 @@ import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,10 @@ from propusk.services.clock import Clock
 from propusk.storage.db import Database
 from propusk.storage.models import ServerKey
 
-__all__ = ["ACCESS_SIGNING", "Keyring", "load_master_key"]
+__all__ = ["ACCESS_SIGNING", "JWE", "Keyring", "load_master_key"]
 
 ACCESS_SIGNING = "access-signing"
+JWE = "jwe"
 RSA_BITS = 2048
 # How often a node re-reads the keyring so it learns of rotations made by another node,
 # and the shortest gap between two re-reads forced by an unknown kid (a cheap DoS guard).
@@ -62,7 +63,8 @@ def load_master_key(settings: Settings, *, create: bool = False) -> bytes:
             raise ConfigError(f"{path}: {exc}") from None
     if not create:
         raise ConfigError(
-            f"no master key: set PROPUSK_MASTER_KEY or run `propusk init` to create {path}"
+            f"no master key: set PROPUSK_MASTER_KEY, restore {path}, or for a new"
+            " installation run `propusk init` to create it"
         )
     _write_key_file(path, secrets.token_bytes(sealing.MASTER_KEY_BYTES))
     return load_master_key(settings)
@@ -82,10 +84,26 @@ class _Loaded:
     signing: RSAKey | None
     verifying: Mapping[str, RSAKey]
     public: Mapping[str, rsa.RSAPublicKey]
+    jwe: Mapping[str, bytes]  # kid -> 32-byte key, every key that may still decrypt
+    jwe_current: str | None  # the newest, which encrypts
+    jwe_current_created: datetime | None
 
 
 class Keyring:
-    def __init__(self, db: Database, master_key: bytes, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        master_key: bytes,
+        clock: Clock,
+        *,
+        jwe_rotation: timedelta = timedelta(days=1),
+        jwe_token_ttl: timedelta = timedelta(seconds=900),
+    ) -> None:
+        # A JWE key encrypts for ``jwe_rotation``, then decrypts until the last token it
+        # encrypted has expired (plus a margin for clock skew between nodes).
+        self._jwe_rotation = jwe_rotation
+        self._jwe_retention = jwe_rotation + jwe_token_ttl + timedelta(minutes=5)
+        self._secret_cache: dict[str, bytes] = {}
         self._db = db
         self._master_key = master_key
         self._clock = clock
@@ -147,7 +165,7 @@ class Keyring:
         return await self.create_signing_key()
 
     async def _active_row(self) -> ServerKey | None:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             return await session.scalar(
                 select(ServerKey)
                 .where(ServerKey.purpose == ACCESS_SIGNING, ServerKey.retired_at.is_(None))
@@ -156,7 +174,7 @@ class Keyring:
             )
 
     async def list_keys(self) -> list[dict[str, Any]]:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             rows = await session.scalars(select(ServerKey).order_by(ServerKey.created_at))
             return [
                 {
@@ -172,18 +190,32 @@ class Keyring:
 
     async def _load(self) -> _Loaded:
         now = self._clock.now()
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             rows = list(
                 await session.scalars(
                     select(ServerKey)
-                    .where(ServerKey.purpose == ACCESS_SIGNING)
-                    .order_by(ServerKey.created_at)
+                    .where(ServerKey.purpose.in_((ACCESS_SIGNING, JWE)))
+                    .order_by(ServerKey.created_at, ServerKey.kid)
                 )
             )
         verifying: dict[str, RSAKey] = {}
         public: dict[str, rsa.RSAPublicKey] = {}
         signing: RSAKey | None = None
+        jwe: dict[str, bytes] = {}
+        jwe_current: ServerKey | None = None
         for row in rows:
+            if row.purpose == JWE:
+                if row.created_at <= now - self._jwe_retention:
+                    continue
+                secret = self._secret_cache.get(row.kid)
+                if secret is None:
+                    secret = sealing.open_(
+                        self._master_key, row.sealed_private, context=self._context(row.kid)
+                    )
+                    self._secret_cache[row.kid] = secret
+                jwe[row.kid] = secret
+                jwe_current = row  # oldest first: the last one is the newest
+                continue
             if row.verify_until is not None and row.verify_until <= now:
                 continue
             jwk = self._private_cache.get(row.kid)
@@ -202,7 +234,14 @@ class Keyring:
             )
             if row.retired_at is None:
                 signing = jwk  # rows are oldest first, so the newest active key wins
-        return _Loaded(signing=signing, verifying=verifying, public=public)
+        return _Loaded(
+            signing=signing,
+            verifying=verifying,
+            public=public,
+            jwe=jwe,
+            jwe_current=jwe_current.kid if jwe_current else None,
+            jwe_current_created=jwe_current.created_at if jwe_current else None,
+        )
 
     async def _current(self, *, force: bool = False) -> _Loaded:
         age = time.monotonic() - self._loaded_at
@@ -238,6 +277,49 @@ class Keyring:
         key = await self.signing_key()
         assert key.kid is not None
         return (await self._current()).public[key.kid]
+
+    # -- JWE keys for service-key tokens ---------------------------------------------------
+
+    async def create_jwe_key(self) -> str:
+        """Add a new AES-256-GCM key for service tokens; it encrypts from now on."""
+        kid = f"jwe-{secrets.token_hex(8)}"
+        sealed = sealing.seal(
+            self._master_key,
+            secrets.token_bytes(32),
+            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
+            context=self._context(kid),
+        )
+        async with self._db.session() as session:
+            session.add(
+                ServerKey(
+                    kid=kid,
+                    purpose=JWE,
+                    algorithm="A256GCM",
+                    public_der=None,
+                    sealed_private=sealed,
+                    created_at=self._clock.now(),
+                )
+            )
+        self._loaded = None
+        return kid
+
+    async def jwe_encryption_key(self) -> tuple[str, bytes]:
+        """The kid and key that encrypt new service tokens; a new key is made when there is
+        none or the newest is older than the rotation period. Call it outside any unit of
+        work (it may write, see Sessions._issue)."""
+        loaded = await self._current()
+        created = loaded.jwe_current_created
+        if loaded.jwe_current is None or (
+            created is not None and created <= self._clock.now() - self._jwe_rotation
+        ):
+            await self.create_jwe_key()
+            loaded = await self._current()
+        assert loaded.jwe_current is not None
+        return loaded.jwe_current, loaded.jwe[loaded.jwe_current]
+
+    async def jwe_decryption_keys(self, *, unknown_kid: bool = False) -> Mapping[str, bytes]:
+        """Every JWE key that may still decrypt a live token, by kid."""
+        return (await self._current(force=unknown_kid)).jwe
 
     def forget(self) -> None:
         """Drop the cached view so the next call re-reads the database."""

@@ -9,6 +9,7 @@ Access rules (one table, applied by :func:`require`):
 | delete apps                | yes   | yes   | no        | no                   |
 | add / change / remove members | yes | yes (not owners) | no | no              |
 | read the audit log         | yes   | yes   | no        | no                   |
+| manage service keys        | yes   | no    | no        | no (all may list)    |
 
 Only owners grant, change or remove the owner role, and at least one owner always remains.
 Someone who is not a member gets "not found" for everything of the organization, so the
@@ -37,13 +38,15 @@ from propusk.storage.models import Account, App, AuditEvent, Membership, Organiz
 __all__ = ["BASE_ROLES", "AppView", "MemberView", "OrgView", "Orgs"]
 
 BASE_ROLES = ("owner", "admin", "developer", "viewer")
-Action = Literal["read", "write_apps", "delete_apps", "manage_members", "read_audit"]
+Action = Literal["read", "write_apps", "delete_apps", "manage_members", "read_audit", "manage_keys"]
 _ALLOWED: dict[Action, frozenset[str]] = {
     "read": frozenset(),  # every member
     "write_apps": frozenset({"owner", "admin", "developer"}),
     "delete_apps": frozenset({"owner", "admin"}),
     "manage_members": frozenset({"owner", "admin"}),
     "read_audit": frozenset({"owner", "admin"}),
+    # Spec §1: only the organization's owner creates, changes and deletes service keys.
+    "manage_keys": frozenset({"owner"}),
 }
 ORG_NOT_FOUND = "No such organization"
 
@@ -139,7 +142,7 @@ class Orgs:
         return OrgView(org.id, org.name, org.kind, "owner", org.created_at)
 
     async def list_for(self, account_id: str) -> list[OrgView]:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             rows = await session.execute(
                 select(Organization, Membership.role)
                 .join(Membership, Membership.org_id == Organization.id)
@@ -149,7 +152,7 @@ class Orgs:
             return [OrgView(o.id, o.name, o.kind, role, o.created_at) for o, role in rows]
 
     async def get(self, account_id: str, org_id: str) -> OrgView:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             role = await self.require(session, org_id, account_id, "read")
             org = await session.get(Organization, org_id)
             assert org is not None
@@ -158,7 +161,7 @@ class Orgs:
     # -- members ----------------------------------------------------------------------
 
     async def members(self, account_id: str, org_id: str) -> list[MemberView]:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read")
             rows = await session.execute(
                 select(Membership, Account.email)
@@ -310,7 +313,7 @@ class Orgs:
         return AppView(app.id, org_id, app.name, now, now)
 
     async def apps(self, account_id: str, org_id: str) -> list[AppView]:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read")
             rows = await session.scalars(
                 select(App).where(App.org_id == org_id).order_by(App.created_at, App.id)
@@ -324,7 +327,7 @@ class Orgs:
         return app
 
     async def app(self, account_id: str, org_id: str, app_id: str) -> AppView:
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read")
             a = await self._app(session, org_id, app_id)
             return AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
@@ -395,7 +398,7 @@ class Orgs:
             query = query.where(AuditEvent.at < until)
         if before_id is not None:
             query = query.where(AuditEvent.id < before_id)
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read_audit")
             rows = await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))
             return list(rows)

@@ -119,7 +119,7 @@ class Sessions:
         except InvalidRequest:
             email = username.strip().lower()[:320]
         await self._throttle.check(email, origin.ip)
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             account = await session.scalar(
                 select(Account).where(Account.email == email, Account.kind == "person")
             )
@@ -246,7 +246,7 @@ class Sessions:
         logout is idempotent and must not reveal which tokens exist."""
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
             raise InvalidToken("The refresh token is invalid")
-        async with self._db.session() as session:
+        async with self._db.read() as session:
             row = await session.scalar(
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
             )

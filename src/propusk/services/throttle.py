@@ -12,7 +12,7 @@ __all__ = ["LoginThrottle", "MailThrottle"]
 
 def _key(kind: str, value: str) -> str:
     # Hashed so cache keys have a bounded size and do not spell out e-mail addresses.
-    return f"login-fail:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+    return f"throttle:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 class LoginThrottle:
@@ -26,21 +26,21 @@ class LoginThrottle:
         self._window = window
 
     async def check(self, account: str, ip: str | None) -> None:
-        count, left = await self._cache.peek(_key("account", account.lower()))
+        count, left = await self._cache.peek(_key("login-account", account.lower()))
         if count >= self._per_account:
             raise TooManyAttempts(left)
         if ip:
-            count, left = await self._cache.peek(_key("ip", ip))
+            count, left = await self._cache.peek(_key("login-ip", ip))
             if count >= self._per_ip:
                 raise TooManyAttempts(left)
 
     async def failed(self, account: str, ip: str | None) -> None:
-        await self._cache.incr(_key("account", account.lower()), self._window)
+        await self._cache.incr(_key("login-account", account.lower()), self._window)
         if ip:
-            await self._cache.incr(_key("ip", ip), self._window)
+            await self._cache.incr(_key("login-ip", ip), self._window)
 
     async def succeeded(self, account: str) -> None:
-        await self._cache.delete(_key("account", account.lower()))
+        await self._cache.delete(_key("login-account", account.lower()))
 
 
 class MailThrottle:

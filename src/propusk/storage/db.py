@@ -43,7 +43,10 @@ def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock at the start, so two units of work that read then
     # write wait for each other (busy_timeout) instead of failing on a lock upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only units of work (Database.read) begin DEFERRED: under WAL they never wait
+    # for a writer.
+    readonly = connection.get_execution_options().get("propusk_readonly", False)
+    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -66,12 +69,16 @@ class Database:
         self.engine = engine
         if bind is None:
             self._factory = async_sessionmaker(engine, expire_on_commit=False)
+            self._read_factory = async_sessionmaker(
+                engine.execution_options(propusk_readonly=True), expire_on_commit=False
+            )
         else:
             # Tests bind to one connection inside an outer transaction; each unit of work
             # becomes a savepoint so the test can roll everything back at the end.
             self._factory = async_sessionmaker(
                 bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
+            self._read_factory = self._factory
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -90,6 +97,15 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: never commits, and on SQLite does not take the write
+        lock, so health checks and token checks do not queue behind writers."""
+        # Closing (not rolling back) ends the transaction when the connection goes back to
+        # the pool, and leaves loaded objects readable (a rollback would expire them).
+        async with self._read_factory() as session:
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -32,6 +32,7 @@ __all__ = [
     "Organization",
     "RefreshToken",
     "ServerKey",
+    "ServiceKey",
 ]
 
 NAMING = {
@@ -194,3 +195,30 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ServiceKey(Base):
+    """An organization's service key (RuStore model): an RSA public key scoped to apps and
+    methods. The private half is shown once at creation and never stored."""
+
+    __tablename__ = "service_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    public_der: Mapped[bytes] = mapped_column(LargeBinary)
+    generated: Mapped[bool] = mapped_column(default=True)
+    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # Bumped by every rotation, disable and enable: tokens carry the generation they were
+    # issued under, and any other generation is refused.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    previous_public_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

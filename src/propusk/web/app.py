@@ -13,7 +13,18 @@ from propusk.config import ConfigError, Settings
 from propusk.demo.app import create_demo_app
 from propusk.guard.middleware import PropuskGuard
 from propusk.services.container import Services, build_services
-from propusk.web.api import admin, auth, forward_auth, methods, orgs, status, users
+from propusk.web.api import (
+    admin,
+    auth,
+    forward_auth,
+    introspect,
+    methods,
+    orgs,
+    public_auth,
+    service_keys,
+    status,
+    users,
+)
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
@@ -54,7 +65,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         "forward_auth_clients", settings.forward_auth_clients
     )
     install_error_handlers(app)
-    routers = (status, users, auth, admin, orgs, methods, forward_auth)
+    # forward-auth first: it is the hottest route, and routes are matched in order.
+    routers = (
+        forward_auth,
+        status,
+        users,
+        auth,
+        admin,
+        orgs,
+        service_keys,
+        public_auth,
+        introspect,
+        methods,
+    )
     for module in routers:
         app.include_router(module.router)
     if settings.demo_api:

@@ -18,7 +18,8 @@ __all__ = ["AdminPrincipal", "BearerPrincipal", "OriginDep", "ServicesDep", "cli
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/login")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain def would be run in a worker thread on every request.
     services: Services = request.app.state.services
     return services
 

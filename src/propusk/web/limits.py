@@ -10,7 +10,7 @@ __all__ = ["BodyLimitMiddleware"]
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": code, "message": message}).encode()
+    body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",

@@ -39,11 +39,29 @@ log = logging.getLogger("propusk.forward_auth")
 PREFIX = "/v1/authorize"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _VERBS = frozenset(METHODS)
+# Envoy asks with the original verb itself; verbs no catalog route can use are routed too,
+# so that they get the promised 403 instead of the framework's 405.
+_OTHER_VERBS = [
+    "TRACE",
+    "CONNECT",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+    "SEARCH",
+    "PURGE",
+]
 IDENTITY_HEADERS = ("X-Propusk-Subject", "X-Propusk-Auth", "X-Propusk-Org", "X-Propusk-App")
 
 
 def _original(request: Request, raw_path: str) -> tuple[str, str]:
     if raw_path.startswith(PREFIX + "/"):
+        if request.method not in _VERBS:
+            raise InvalidRequest(detail=f"unsupported original method {request.method[:16]!r}")
         query = request.scope.get("query_string", b"").decode("latin-1")
         rest = raw_path[len(PREFIX) :]
         return request.method, f"{rest}?{query}" if query else rest
@@ -91,11 +109,12 @@ async def _check(request: Request, services: ServicesDep) -> Response:
         view = RequestView(method=method, path=uri, headers=view.headers, client=view.client)
         principal = await authenticate(services.authenticators, view)
     except PropuskError as exc:
-        log.info("forward-auth refused: %s (%s)", exc.code, exc.detail or exc.message)
+        # DEBUG, not INFO: on this path the caller controls how many refusals there are.
+        log.debug("forward-auth refused: %s (%s)", exc.code, exc.detail or exc.message)
         return _deny(exc.status, exc.code, exc.message)
     decision = authorize(principal, method, uri, services.catalog)
     if not decision.allowed:
-        log.info("forward-auth: %s %s denied: %s", method, uri[:200], decision.reason)
+        log.debug("forward-auth: %s %s denied: %s", method, uri[:200], decision.reason)
         return _deny(*decision_error(decision))
     headers = dict.fromkeys(IDENTITY_HEADERS, "")
     headers["X-Propusk-Method"] = decision.method or ""
@@ -125,3 +144,10 @@ for _verb in METHODS:
         name=f"authorize_prefixed_{_verb.lower()}",
         include_in_schema=False,
     )
+router.add_api_route(
+    PREFIX + "/{original:path}",
+    _check,
+    methods=_OTHER_VERBS,
+    name="authorize_prefixed_other",
+    include_in_schema=False,
+)

@@ -24,7 +24,7 @@ async def livez() -> dict[str, str]:
 @router.get("/status")
 async def status(services: ServicesDep) -> Any:
     try:
-        async with services.db.session() as session:
+        async with services.db.read() as session:
             await session.execute(text("SELECT 1"))
         database = "ok"
     except Exception:  # the answer itself reports the failure; details go to the log

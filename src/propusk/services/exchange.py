@@ -1,0 +1,238 @@
+"""The service-key exchange (spec §1): a signed ``keyId + timestamp`` becomes a 900-second
+JWE token, and the token, sent back as ``Public-Token``, becomes a Principal.
+
+Revocation: a token carries its key's *generation*. Rotating, disabling, re-scoping or
+deleting a key changes (or removes) the generation, so its earlier tokens fail. The node
+that made the change forgets its cached key state at once; other nodes re-read a key's
+state when their cached copy is older than ``key_state_ttl`` (5 s by default). That bounds
+how long a revoked token can still pass anywhere, at the cost of one primary-key read per
+key per node every few seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import update
+
+from propusk.config import Settings
+from propusk.core.assertions import (
+    decode_signature,
+    parse_timestamp,
+    verify_exchange_signature,
+    within_window,
+)
+from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.principals import Principal
+from propusk.core.service_tokens import ServiceTokenDecryptor, issue_service_token
+from propusk.core.tokens import UnknownKeyId
+from propusk.services.audit import Audit, Origin
+from propusk.services.clock import Clock
+from propusk.services.keyring import Keyring
+from propusk.storage.cache import Cache
+from propusk.storage.db import Database
+from propusk.storage.models import ServiceKey
+
+__all__ = ["Exchange", "ExchangeRefused", "Grant", "TimestampOutOfRange", "server_time"]
+
+MAX_KEY_ID = 64
+MAX_STATE_ENTRIES = 100_000
+# last_used_at is written at most this often per key: not one database write per exchange.
+LAST_USED_RESOLUTION = 60.0
+
+
+class TimestampOutOfRange(PropuskError):
+    code = "timestamp_out_of_range"
+    status = 400
+    message = "Range timestamp not valid"  # the original service's exact words
+
+
+class ExchangeRefused(PropuskError):
+    """Unknown, disabled or deleted key, bad signature, or a replay: one answer for all."""
+
+    code = "invalid_signature"
+    status = 401
+    message = "The key or the signature is not valid"
+
+
+@dataclass(frozen=True)
+class Grant:
+    jwe: str
+    ttl: int
+
+
+@dataclass(frozen=True)
+class _State:
+    org_id: str
+    status: str
+    generation: int
+
+
+class Exchange:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        audit: Audit,
+        keyring: Keyring,
+        cache: Cache,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._audit = audit
+        self._keyring = keyring
+        self._cache = cache
+        self._settings = settings
+        self._states: dict[str, tuple[_State | None, float]] = {}
+        self._decryptor: tuple[object, ServiceTokenDecryptor] | None = None
+
+    # -- the exchange -------------------------------------------------------------------
+
+    async def exchange(self, key_id: str, timestamp: str, signature: str, origin: Origin) -> Grant:
+        now = self._clock.now()
+        sent = parse_timestamp(timestamp)
+        if not within_window(sent, now, self._settings.exchange_window):
+            raise TimestampOutOfRange(detail=f"{timestamp!r} vs server {now.isoformat()}")
+        raw_signature = decode_signature(signature)
+        if not 1 <= len(key_id) <= MAX_KEY_ID:
+            raise ExchangeRefused(detail="key id length")
+        async with self._db.read() as session:
+            row = await session.get(ServiceKey, key_id)
+        if row is None:
+            raise ExchangeRefused(detail="unknown key id")
+        if row.status != "active":
+            await self._refused(row, origin, "disabled")
+        if not self._signature_ok(row, now, key_id, timestamp, raw_signature):
+            await self._refused(row, origin, "bad_signature")
+        # The source service has no nonce, so a captured body could be replayed inside the
+        # window; Propusk accepts each signature once (across nodes when Redis is set).
+        fingerprint = hashlib.sha256(raw_signature).hexdigest()
+        if not await self._cache.add(
+            f"exchange:{fingerprint}", 2 * self._settings.exchange_window + 5
+        ):
+            await self._refused(row, origin, "replay")
+        kid, key = await self._keyring.jwe_encryption_key()
+        token = issue_service_token(
+            key,
+            kid,
+            key_id=row.key_id,
+            org_id=row.org_id,
+            apps=row.apps,
+            methods=row.methods,
+            issuer=self._settings.issuer,
+            issued_at=int(now.timestamp()),
+            ttl=self._settings.service_token_ttl,
+            jti=str(uuid.uuid4()),
+            generation=row.generation,
+            iv=secrets.token_bytes(12),
+        )
+        await self._mark_used(row, now, origin)
+        return Grant(token, self._settings.service_token_ttl)
+
+    def _signature_ok(
+        self, row: ServiceKey, now: datetime, key_id: str, timestamp: str, signature: bytes
+    ) -> bool:
+        candidates = [row.public_der]
+        if row.previous_public_der and row.previous_valid_until and now < row.previous_valid_until:
+            candidates.append(row.previous_public_der)  # the grace period after a rotation
+        for der in candidates:
+            public = serialization.load_der_public_key(der)
+            assert isinstance(public, rsa.RSAPublicKey)
+            if verify_exchange_signature(public, key_id, timestamp, signature):
+                return True
+        return False
+
+    async def _refused(self, row: ServiceKey, origin: Origin, reason: str) -> None:
+        await self._audit.record(
+            "service_key.exchange",
+            actor_type="service_key",
+            actor_id=row.key_id,
+            origin=origin,
+            outcome="fail",
+            org_id=row.org_id,
+            target_type="service_key",
+            target_id=row.key_id,
+            data={"reason": reason},
+        )
+        raise ExchangeRefused(detail=reason)
+
+    async def _mark_used(self, row: ServiceKey, now: datetime, origin: Origin) -> None:
+        first = row.last_used_at is None or (
+            row.rotated_at is not None and row.last_used_at < row.rotated_at
+        )
+        stale = row.last_used_at is None or (
+            (now - row.last_used_at).total_seconds() >= LAST_USED_RESOLUTION
+        )
+        if not (first or stale):
+            return
+        async with self._db.session() as session:
+            await session.execute(
+                update(ServiceKey).where(ServiceKey.key_id == row.key_id).values(last_used_at=now)
+            )
+            if first:
+                self._audit.add(
+                    session,
+                    "service_key.first_used",
+                    actor_type="service_key",
+                    actor_id=row.key_id,
+                    origin=origin,
+                    org_id=row.org_id,
+                    target_type="service_key",
+                    target_id=row.key_id,
+                )
+
+    # -- tokens back in: the Public-Token authenticator's verifier ------------------------
+
+    async def _decryptor_for(self, *, unknown_kid: bool = False) -> ServiceTokenDecryptor:
+        keys = await self._keyring.jwe_decryption_keys(unknown_kid=unknown_kid)
+        cached = self._decryptor
+        if cached is None or cached[0] is not keys:
+            # One decryptor (with its AES-GCM objects) per keyring view, not per request.
+            cached = (keys, ServiceTokenDecryptor(keys, issuer=self._settings.issuer))
+            self._decryptor = cached
+        return cached[1]
+
+    async def verify(self, token: str) -> Principal:
+        now = int(self._clock.now().timestamp())
+        try:
+            claims = (await self._decryptor_for()).decrypt(token, now=now)
+        except UnknownKeyId:
+            claims = (await self._decryptor_for(unknown_kid=True)).decrypt(token, now=now)
+        state = await self._state(claims.key_id)
+        if state is None:
+            raise InvalidToken(detail="the key no longer exists")
+        if state.status != "active" or state.generation != claims.generation:
+            raise InvalidToken(detail="the key was disabled, rotated or re-scoped")
+        if state.org_id != claims.org_id:
+            raise InvalidToken(detail="org mismatch")
+        return claims.principal()
+
+    async def _state(self, key_id: str) -> _State | None:
+        cached = self._states.get(key_id)
+        if cached is not None and time.monotonic() - cached[1] < self._settings.key_state_ttl:
+            return cached[0]
+        async with self._db.read() as session:
+            row = await session.get(ServiceKey, key_id)
+            state = None if row is None else _State(row.org_id, row.status, row.generation)
+        if len(self._states) >= MAX_STATE_ENTRIES:
+            for stale in list(self._states)[: MAX_STATE_ENTRIES // 2]:
+                del self._states[stale]
+        self._states[key_id] = (state, time.monotonic())
+        return state
+
+    def invalidate(self, key_id: str) -> None:
+        """Forget a key's cached state (this node changed it)."""
+        self._states.pop(key_id, None)
+
+
+def server_time(now: datetime) -> str:
+    """The envelope's ``timestamp``: ISO-8601 with offset and milliseconds."""
+    return now.astimezone(UTC).isoformat(timespec="milliseconds")
