@@ -8,7 +8,7 @@ import click
 
 from propusk import __version__
 
-from . import account, server
+from . import account, server, service_keys
 from .context import CliContext
 
 
@@ -46,6 +46,7 @@ for command in (
     server.admin,
     account.login,
     account.whoami,
+    service_keys.service_key,
 ):
     cli.add_command(command)
 

@@ -3,5 +3,20 @@
 from __future__ import annotations
 
 from propusk.client.auth import AuthError, PasswordAuth, RefreshTokenAuth, Tokens
+from propusk.client.service_keys import (
+    ExchangeError,
+    ServiceKeyAuth,
+    ServiceToken,
+    load_service_private_key,
+)
 
-__all__ = ["AuthError", "PasswordAuth", "RefreshTokenAuth", "Tokens"]
+__all__ = [
+    "AuthError",
+    "ExchangeError",
+    "PasswordAuth",
+    "RefreshTokenAuth",
+    "ServiceKeyAuth",
+    "ServiceToken",
+    "Tokens",
+    "load_service_private_key",
+]
