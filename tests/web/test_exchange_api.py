@@ -335,3 +335,21 @@ async def test_introspection(
     ).status_code == 401
     r = await client.post("/v1/introspect", json={"token": token}, headers=rs)
     assert r.status_code == 400
+
+
+async def test_refusals_cannot_flood_the_audit_log(
+    client: httpx.AsyncClient, mailbox: Mailbox, clock: ManualClock, services: Services
+) -> None:
+    owner, org, apps = await owner_with_org(client, mailbox, "flood@example.com", apps=1)
+    key_id, _ = await new_key(client, owner, org, appIds=apps)
+    stranger = rsa.generate_private_key(65537, 2048)
+    for i in range(25):
+        clock.advance(0.01)
+        ts = timestamp(clock.now(), shift=i * 0.001)
+        r = await client.post(
+            "/public/auth/",
+            json={"keyId": key_id, "timestamp": ts, "signature": sign(stranger, key_id, ts)},
+        )
+        assert r.status_code == 401
+    failures = await services.audit.events(kind="service_key.exchange")
+    assert len(failures) == 10

@@ -43,6 +43,7 @@ from propusk.storage.models import ServiceKey
 __all__ = ["Exchange", "ExchangeRefused", "Grant", "TimestampOutOfRange", "server_time"]
 
 MAX_KEY_ID = 64
+MAX_AUDITED_FAILURES_PER_MINUTE = 10
 MAX_STATE_ENTRIES = 100_000
 # last_used_at is written at most this often per key: not one database write per exchange.
 LAST_USED_RESOLUTION = 60.0
@@ -151,6 +152,11 @@ class Exchange:
         return False
 
     async def _refused(self, row: ServiceKey, origin: Origin, reason: str) -> None:
+        # Key ids are public, so anyone can cause refusals; audit at most a few a minute per
+        # key so the audit table cannot be flooded (the log still gets each one at INFO).
+        count, _ = await self._cache.incr(f"exchange-fail:{row.key_id}", 60)
+        if count > MAX_AUDITED_FAILURES_PER_MINUTE:
+            raise ExchangeRefused(detail=reason)
         await self._audit.record(
             "service_key.exchange",
             actor_type="service_key",
