@@ -1,7 +1,10 @@
-"""``python -m bench [all|login|refresh|forward-auth|authorize] [--quick] [--markdown]``.
+"""``python -m bench [all|login|refresh|forward-auth|exchange|authorize|service-tokens]
+[--quick] [--markdown]``.
 
-One server is started for the benchmarks that need one and stopped at the end (also on
-Ctrl-C or SIGTERM); the in-process ``authorize`` benchmark runs after it is stopped.
+One server is started for the benchmarks that share one (login, refresh, forward-auth) and
+stopped at the end (also on Ctrl-C or SIGTERM). The exchange benchmark then starts and
+stops its own servers (a bare uvicorn, Propusk on SQLite, Propusk on PostgreSQL). The
+in-process benchmarks (``authorize``, ``service-tokens``) run last, with no server left.
 Exit status: 0 when every request succeeded, 1 when some failed, 2 when the benchmark
 could not run, 130 when interrupted.
 """
@@ -17,7 +20,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import authorize, forward_auth, login, machine, refresh
+from bench import authorize, exchange, forward_auth, login, machine, refresh, service_tokens
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Section, render
 from bench.server import BenchError, Server, running_server
@@ -29,10 +32,14 @@ SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section]] = {
     "refresh": refresh.run,
     "forward-auth": forward_auth.run,
 }
+OWN_SERVER_BENCHMARKS: dict[str, Callable[[Budget], list[Section]]] = {
+    "exchange": exchange.run,
+}
 IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
     "authorize": authorize.run,
+    "service-tokens": service_tokens.run,
 }
-BENCHMARKS = (*SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS)
+BENCHMARKS = (*SERVER_BENCHMARKS, *OWN_SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = QUICK if args.quick else FULL
     names = list(BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
     with_server = [name for name in names if name in SERVER_BENCHMARKS]
+    own_server = [name for name in names if name in OWN_SERVER_BENCHMARKS]
     in_process = [name for name in names if name in IN_PROCESS_BENCHMARKS]
     console = Console(highlight=False)
     if console.width < _MIN_WIDTH:  # a pipe or a narrow terminal: do not squeeze the tables
@@ -76,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(at most {budget.load_max_requests} requests) at concurrency "
         f"{', '.join(map(str, budget.concurrency))}; baselines of {budget.baseline_seconds:g} s; "
         f"wrk: {budget.wrk_rounds} rounds of {budget.wrk_seconds} s runs; "
+        f"exchange: {budget.exchange_rounds} round(s) per store size of {budget.exchange_requests}"
+        f" one-key and {budget.exchange_distinct} distinct-key bodies, at most "
+        f"{budget.exchange_seconds:g} s per phase, baselines of "
+        f"{budget.exchange_baseline_seconds:g} s, concurrency {budget.exchange_concurrency}; "
         f"in-process rounds of {budget.authorize_seconds:g} s",
         markup=False,
     )
@@ -94,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for line in server.error_lines() or ["(none logged)"]:
                         console.print(f"  {line}", markup=False)
             console.print("server stopped\n", markup=False)
+        for name in own_server:
+            for section in OWN_SERVER_BENCHMARKS[name](budget):
+                render(section, console, markdown=args.markdown)
+                failed = failed or section.failed
         for name in in_process:
             section = IN_PROCESS_BENCHMARKS[name](budget)
             render(section, console, markdown=args.markdown)

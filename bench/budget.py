@@ -27,6 +27,19 @@ class Budget:
     wrk_threads: int
     authorize_seconds: float
     """How long each in-process step of the authorize benchmark is repeated."""
+    exchange_rounds: int = 2
+    """Rounds of the exchange benchmark per store size (one phase of each row per round)."""
+    exchange_seconds: float = 4.0
+    """Wall time at most of one exchange phase (it also ends when its bodies run out)."""
+    exchange_requests: int = 1_000
+    """Bodies pre-signed for one phase of exchanges with one key."""
+    exchange_distinct: int = 450
+    """Bodies pre-signed for one phase of exchanges each with another key. All rounds
+    together take at most the small store's size: a key used in the last minute is not
+    written again, so each key serves once."""
+    exchange_baseline_seconds: float = 1.5
+    """Wall time of the bare POST and /livez phases of the exchange benchmark."""
+    exchange_concurrency: int = 8
 
 
 FULL = Budget(
@@ -40,6 +53,12 @@ FULL = Budget(
     wrk_connections=8,
     wrk_threads=2,
     authorize_seconds=2.0,
+    exchange_rounds=2,
+    exchange_seconds=4.0,
+    exchange_requests=1_000,
+    exchange_distinct=450,
+    exchange_baseline_seconds=1.5,
+    exchange_concurrency=8,
 )
 QUICK = Budget(
     baseline_seconds=1.0,
@@ -52,4 +71,10 @@ QUICK = Budget(
     wrk_connections=8,
     wrk_threads=2,
     authorize_seconds=0.3,
+    exchange_rounds=1,
+    exchange_seconds=2.0,
+    exchange_requests=600,
+    exchange_distinct=300,
+    exchange_baseline_seconds=1.0,
+    exchange_concurrency=8,
 )

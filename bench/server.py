@@ -18,14 +18,23 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-__all__ = ["BenchError", "Server", "running_server", "server_errors"]
+__all__ = [
+    "BenchError",
+    "Server",
+    "free_port",
+    "running_server",
+    "server_errors",
+    "stop",
+    "tail",
+    "wait_ready",
+]
 
 HOST = "127.0.0.1"
 EMAIL = "bench@example.com"
@@ -46,6 +55,9 @@ class Server:
     password: str
     log: Path
     """The server's stdout and stderr (uvicorn's log, tracebacks of unhandled errors)."""
+    database_url: str = ""
+    """The SQLAlchemy URL of the server's database (the SQLite file in the temporary data
+    directory unless ``PROPUSK_DATABASE_URL`` was given)."""
 
     def error_lines(self, limit: int = 5) -> list[str]:
         """The distinct final lines of the tracebacks in the server log, with counts."""
@@ -63,13 +75,14 @@ def _propusk_command() -> list[str]:
     return [found]
 
 
-def _environment() -> dict[str, str]:
+def _environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROPUSK_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -105,30 +118,32 @@ def server_errors(log: Path, limit: int = 5) -> list[str]:
     return [f"{count} x {line[:300]}" for line, count in found.most_common(limit)]
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path, timeout: float) -> None:
-    """Poll ``GET /status`` until it answers 200, the process exits, or time runs out."""
+def wait_ready(
+    proc: subprocess.Popen[bytes], base_url: str, log: Path, timeout: float, path: str = "/status"
+) -> None:
+    """Poll ``GET path`` until it answers 200, the process exits, or time runs out."""
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base_url, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise BenchError(f"the server exited with {proc.returncode}:\n{_tail(log)}")
+                raise BenchError(f"the server exited with {proc.returncode}:\n{tail(log)}")
             try:
-                if client.get("/status").status_code == 200:
+                if client.get(path).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-    raise BenchError(f"the server did not answer within {timeout:.0f} s:\n{_tail(log)}")
+    raise BenchError(f"the server did not answer within {timeout:.0f} s:\n{tail(log)}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM (uvicorn shuts down gracefully), then SIGKILL if it hangs."""
     if proc.poll() is None:
         proc.terminate()
@@ -140,17 +155,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(startup_timeout: float = 60.0) -> Iterator[Server]:
+def running_server(
+    startup_timeout: float = 60.0, *, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
     """``propusk init``, ``propusk admin create`` (a confirmed account), ``propusk serve``
-    on a free port of 127.0.0.1; yields when ``/status`` answers."""
+    on a free port of 127.0.0.1; yields when ``/status`` answers. ``settings`` are extra
+    environment variables (``{"PROPUSK_DATABASE_URL": …}``), set after the scrubbing."""
     tmp = Path(tempfile.mkdtemp(prefix="propusk-bench-"))
     proc: subprocess.Popen[bytes] | None = None
     try:
-        env = _environment()
+        env = _environment(settings)
         data = ["--data-dir", str(tmp / "data")]
         _cli([*data, "init"], cwd=tmp, env=env)
         _cli([*data, "admin", "create", "--email", EMAIL, "--password", PASSWORD], cwd=tmp, env=env)
-        port = _free_port()
+        port = free_port()
         base_url = f"http://{HOST}:{port}"
         log = tmp / "server.log"
         with log.open("wb") as out:
@@ -162,9 +180,19 @@ def running_server(startup_timeout: float = 60.0) -> Iterator[Server]:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        _wait_ready(proc, base_url, log, startup_timeout)
-        yield Server(base_url=base_url, pid=proc.pid, email=EMAIL, password=PASSWORD, log=log)
+        wait_ready(proc, base_url, log, startup_timeout)
+        database_url = env.get(
+            "PROPUSK_DATABASE_URL", f"sqlite+aiosqlite:///{(tmp / 'data' / 'propusk.db').resolve()}"
+        )
+        yield Server(
+            base_url=base_url,
+            pid=proc.pid,
+            email=EMAIL,
+            password=PASSWORD,
+            log=log,
+            database_url=database_url,
+        )
     finally:
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)

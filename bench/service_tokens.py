@@ -207,7 +207,7 @@ def main(quick: bool = False) -> None:
 
 
 def run(budget: Budget) -> Section:
-    """The same figures as a harness table (for ``python -m bench``, should it list this)."""
+    """The same figures as a harness table (``python -m bench service-tokens``)."""
     figures = measure(budget.authorize_seconds)
     section = Section(
         title="Service tokens decrypted in process (propusk.core.service_tokens)",

@@ -43,10 +43,20 @@ async def test_memory_cache_expires() -> None:
 
 
 @pytest.mark.parametrize("size", [3, 10])
-async def test_memory_cache_is_bounded(size: int) -> None:
-    cache = MemoryCache(max_entries=size)
+async def test_memory_cache_is_bounded_per_namespace(size: int) -> None:
+    clock = FakeMonotonic()
+    cache = MemoryCache(max_entries=size, clock=clock)
+    for i in range(size):
+        assert await cache.add(f"replay:{i}", 60)
+    # Flooding another namespace evicts only its own oldest counters...
     for i in range(size * 5):
-        await cache.add(f"k{i}", 60 + i)
-    assert len(cache._data) <= size
-    # The entries kept are the ones that live longest.
-    assert await cache.add(f"k{size * 5 - 1}", 60) is False
+        await cache.incr(f"mail:{i}", 3600)
+    assert all(len(space) <= size for space in cache._spaces.values())
+    assert await cache.peek(f"mail:{size * 5 - 1}") == (1, 3600)
+    assert await cache.peek("mail:0") == (0, 0)
+    # ...and never a replay marker: a full marker namespace refuses new markers instead.
+    for i in range(size):
+        assert await cache.add(f"replay:{i}", 60) is False
+    assert await cache.add("replay:new", 60) is False
+    clock.t += 61  # once they expire there is room again
+    assert await cache.add("replay:new", 60) is True

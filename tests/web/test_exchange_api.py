@@ -353,3 +353,13 @@ async def test_refusals_cannot_flood_the_audit_log(
         assert r.status_code == 401
     failures = await services.audit.events(kind="service_key.exchange")
     assert len(failures) == 10
+
+
+async def test_refusals_before_the_route_use_the_envelope_too(client: httpx.AsyncClient) -> None:
+    big = {"keyId": "k", "timestamp": "t", "signature": "A" * 70_000}
+    envelope_error(await client.post("/public/auth/", json=big), 413)
+    envelope_error(await client.get("/public/auth/"), 405)
+    envelope_error(await client.delete("/public/auth"), 405)
+    # Elsewhere the size refusal stays in Propusk's own envelope.
+    r = await client.post("/v1/user", json={"login": "x" * 70_000})
+    assert r.status_code == 413 and set(r.json()) == {"error", "message"}

@@ -111,6 +111,7 @@ class Keyring:
         self._loaded_at = 0.0
         self._private_cache: dict[str, RSAKey] = {}
         self._lock = asyncio.Lock()
+        self._jwe_lock = asyncio.Lock()
 
     def _context(self, kid: str) -> bytes:
         return f"server-key:{kid}".encode()
@@ -308,14 +309,20 @@ class Keyring:
         none or the newest is older than the rotation period. Call it outside any unit of
         work (it may write, see Sessions._issue)."""
         loaded = await self._current()
-        created = loaded.jwe_current_created
-        if loaded.jwe_current is None or (
-            created is not None and created <= self._clock.now() - self._jwe_rotation
-        ):
-            await self.create_jwe_key()
-            loaded = await self._current()
+        if self._jwe_due(loaded):
+            async with self._jwe_lock:  # one new key per node, not one per waiting request
+                loaded = await self._current()
+                if self._jwe_due(loaded):
+                    await self.create_jwe_key()
+                    loaded = await self._current()
         assert loaded.jwe_current is not None
         return loaded.jwe_current, loaded.jwe[loaded.jwe_current]
+
+    def _jwe_due(self, loaded: _Loaded) -> bool:
+        created = loaded.jwe_current_created
+        return loaded.jwe_current is None or (
+            created is not None and created <= self._clock.now() - self._jwe_rotation
+        )
 
     async def jwe_decryption_keys(self, *, unknown_kid: bool = False) -> Mapping[str, bytes]:
         """Every JWE key that may still decrypt a live token, by kid."""

@@ -256,15 +256,20 @@ class ServiceKeys:
             await self._orgs.require(session, org_id, actor, "manage_keys")
             row = await self._row(session, org_id, key_id)
             changes: dict[str, object] = {}
-            if name is not None:
+            if name is not None and _check_name(name) != row.name:
                 row.name = changes["name"] = _check_name(name)
+            rescoped = False
             if scope is not None:
                 apps, methods = await self._scope(session, org_id, scope)
-                row.apps, row.methods = apps, methods
-                changes.update(apps=apps, methods=methods)
-                # Tokens carry their scope; a new generation makes the old ones fail, so a
-                # narrowed scope takes effect within key_state_ttl, not after 900 s.
-                row.generation += 1
+                if (apps, methods) != (list(row.apps), list(row.methods)):
+                    row.apps, row.methods = apps, methods
+                    changes.update(apps=apps, methods=methods)
+                    # Tokens carry their scope; a new generation makes the old ones fail,
+                    # so a narrowed scope takes effect within key_state_ttl, not in 900 s.
+                    row.generation += 1
+                    rescoped = True
+            if not changes:
+                return _view(row)  # nothing asked for: no write, no audit event
             row.updated_at = self._clock.now()
             self._audit.add(
                 session,
@@ -277,7 +282,7 @@ class ServiceKeys:
                 data=changes,
             )
             view = _view(row)
-        if scope is not None:
+        if rescoped:
             self._changed(key_id)
         return view
 

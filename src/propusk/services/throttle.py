@@ -12,7 +12,8 @@ __all__ = ["LoginThrottle", "MailThrottle"]
 
 def _key(kind: str, value: str) -> str:
     # Hashed so cache keys have a bounded size and do not spell out e-mail addresses.
-    return f"throttle:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+    # The kind is the cache namespace (see MemoryCache), so kinds cannot push each other out.
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 class LoginThrottle:
@@ -56,11 +57,11 @@ class MailThrottle:
         self._window = window
 
     async def allow(self, address: str, ip: str | None) -> bool:
-        count, _ = await self._cache.incr(_key("mail", address.lower()), self._window)
-        if count > self._per_address:
-            return False
+        # The source address first: a flood from one address stops here without making a
+        # counter for every e-mail address it names.
         if ip:
             count, _ = await self._cache.incr(_key("mail-ip", ip), self._window)
             if count > self._per_ip:
                 return False
-        return True
+        count, _ = await self._cache.incr(_key("mail", address.lower()), self._window)
+        return count <= self._per_address

@@ -36,39 +36,61 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """In-process cache with lazy expiry; bounded so hostile traffic cannot grow it forever."""
+    """In-process cache with lazy expiry, bounded so hostile traffic cannot grow it forever.
+
+    Entries live in namespaces (the key up to its first ``:``), each holding at most
+    ``max_entries``, so flooding one kind of entry (say, mail-throttle counters) cannot push
+    out another (replay markers). When a namespace is full, expired entries are swept (at
+    most once a second), then:
+
+    - a counter (``incr``) evicts the oldest entry of its namespace: a forgotten counter
+      only lets a few more attempts through;
+    - a marker (``add``) is refused, as if already present: forgetting a replay marker early
+      would let a captured request be replayed, so the cache fails closed instead.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 100_000):
         self._clock = clock
         self._max = max_entries
-        self._data: dict[str, tuple[int, float]] = {}
+        self._spaces: dict[str, dict[str, tuple[int, float]]] = {}
+        self._swept: dict[str, float] = {}
+
+    def _space(self, key: str) -> dict[str, tuple[int, float]]:
+        return self._spaces.setdefault(key.partition(":")[0], {})
 
     def _live(self, key: str) -> tuple[int, float] | None:
-        entry = self._data.get(key)
+        space = self._space(key)
+        entry = space.get(key)
         if entry is not None and entry[1] <= self._clock():
-            del self._data[key]
+            del space[key]
             return None
         return entry
 
-    def _make_room(self) -> None:
-        if len(self._data) < self._max:
-            return
+    def _full(self, key: str) -> bool:
+        """True when the key's namespace is still full after sweeping expired entries."""
+        space = self._space(key)
+        if len(space) < self._max:
+            return False
+        name = key.partition(":")[0]
         now = self._clock()
-        for key in [k for k, (_, exp) in self._data.items() if exp <= now]:
-            del self._data[key]
-        while len(self._data) >= self._max:  # still full: drop the entry that expires first
-            del self._data[min(self._data, key=lambda k: self._data[k][1])]
+        if now - self._swept.get(name, float("-inf")) >= 1.0:
+            self._swept[name] = now
+            for stale in [k for k, (_, exp) in space.items() if exp <= now]:
+                del space[stale]
+        return len(space) >= self._max
 
     def _left(self, expires: float) -> int:
         return max(1, math.ceil(expires - self._clock()))
 
     async def incr(self, key: str, ttl: int) -> tuple[int, int]:
         entry = self._live(key)
+        space = self._space(key)
         if entry is None:
-            self._make_room()
+            if self._full(key):
+                del space[next(iter(space))]  # the oldest counter of this namespace
             entry = (0, self._clock() + ttl)
         count, expires = entry[0] + 1, entry[1]
-        self._data[key] = (count, expires)
+        space[key] = (count, expires)
         return count, self._left(expires)
 
     async def peek(self, key: str) -> tuple[int, int]:
@@ -76,17 +98,16 @@ class MemoryCache:
         return (0, 0) if entry is None else (entry[0], self._left(entry[1]))
 
     async def add(self, key: str, ttl: int) -> bool:
-        if self._live(key) is not None:
+        if self._live(key) is not None or self._full(key):
             return False
-        self._make_room()
-        self._data[key] = (1, self._clock() + ttl)
+        self._space(key)[key] = (1, self._clock() + ttl)
         return True
 
     async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        self._space(key).pop(key, None)
 
     async def close(self) -> None:
-        self._data.clear()
+        self._spaces.clear()
 
 
 class RedisCache:

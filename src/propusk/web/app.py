@@ -85,5 +85,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             create_demo_app(), catalog=resolved.catalog, authenticators=resolved.authenticators
         )
         app.mount("/demo", demo)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        error_body=public_auth.error_body_for,
+    )
     return app

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
+__all__ = ["BodyLimitMiddleware", "ErrorBody", "propusk_error_body"]
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
+ErrorBody = Callable[[Scope, int, str, str], bytes]
+
+
+def propusk_error_body(scope: Scope, status: int, code: str, message: str) -> bytes:
+    """Propusk's own envelope, ``{"error": code, "message": text}``."""
+    return json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
+
+
+async def _send_error(
+    send: Send, body_for: ErrorBody, scope: Scope, status: int, code: str, message: str
+) -> None:
+    body = body_for(scope, status, code, message)
     await send(
         {
             "type": "http.response.start",
@@ -32,9 +43,13 @@ class BodyLimitMiddleware:
     with a Content-Length.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, error_body: ErrorBody = propusk_error_body
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Each protocol answers in its own envelope, also when the body is refused here.
+        self.error_body = error_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,11 +58,18 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit():
-                    await _send_error(send, 400, "invalid_request", "Bad Content-Length")
+                    await _send_error(
+                        send, self.error_body, scope, 400, "invalid_request", "Bad Content-Length"
+                    )
                     return
                 if int(value) > self.max_bytes:
                     await _send_error(
-                        send, 413, "payload_too_large", "The request body is too large"
+                        send,
+                        self.error_body,
+                        scope,
+                        413,
+                        "payload_too_large",
+                        "The request body is too large",
                     )
                     return
         chunks: list[bytes] = []
@@ -60,7 +82,14 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_error(send, 413, "payload_too_large", "The request body is too large")
+                await _send_error(
+                    send,
+                    self.error_body,
+                    scope,
+                    413,
+                    "payload_too_large",
+                    "The request body is too large",
+                )
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from propusk.core.errors import InvalidRequest, PropuskError
 from propusk.services.exchange import server_time
 from propusk.web.deps import OriginDep, ServicesDep
+from propusk.web.limits import propusk_error_body
 
 router = APIRouter(tags=["service keys"])
 log = logging.getLogger("propusk.exchange")
@@ -73,6 +75,22 @@ async def exchange(request: Request, services: ServicesDep, origin: OriginDep) -
     return envelope(now, body={"jwe": grant.jwe, "ttl": grant.ttl})
 
 
+def error_body_for(scope: Any, status: int, code: str, message: str) -> bytes:
+    """Errors raised before the route runs (a body over the size cap), in this API's
+    envelope for its paths and in Propusk's own everywhere else."""
+    if str(scope.get("path", "")).startswith("/public/"):
+        now = server_time(datetime.now(UTC))
+        return json.dumps(
+            {"code": "ERROR", "message": message, "body": None, "timestamp": now},
+            separators=(",", ":"),
+        ).encode()
+    return propusk_error_body(scope, status, code, message)
+
+
+async def method_not_allowed(services: ServicesDep) -> JSONResponse:
+    return envelope(server_time(services.clock.now()), message="Method Not Allowed", status=405)
+
+
 # Real clients call it with and without the trailing slash.
 for _path in ("/public/auth/", "/public/auth"):
     router.add_api_route(
@@ -82,4 +100,11 @@ for _path in ("/public/auth/", "/public/auth"):
         name=f"exchange{'_slash' if _path.endswith('/') else ''}",
         include_in_schema=_path.endswith("/"),
         summary="Exchange a signed keyId + timestamp for a 900-second token",
+    )
+    router.add_api_route(
+        _path,
+        method_not_allowed,
+        methods=["GET", "PUT", "PATCH", "DELETE"],
+        name=f"exchange_other{'_slash' if _path.endswith('/') else ''}",
+        include_in_schema=False,
     )
