@@ -58,6 +58,9 @@ class Settings(BaseModel):
     jwe_key_rotation: int = Field(default=86400, ge=3600)
     key_state_ttl: float = Field(default=5.0, ge=0.0, le=300.0)
 
+    # The Bearer token secret scanners present to POST /v1/api-keys/leaked (None: off).
+    leak_report_token: SecretStr | None = None
+
     require_email_confirmation: bool = True
     confirmation_ttl: int = Field(default=48 * 3600, ge=300)
     reset_token_ttl: int = Field(default=3600, ge=300)
@@ -94,6 +97,14 @@ class Settings(BaseModel):
     mail_max_per_ip: int = Field(default=20, ge=1)
     mail_window: int = Field(default=3600, ge=60)
 
+    # Waves-compatible API keys (spec section 2, docs/api-keys-waves.md): the Base58
+    # secureHash of the X-API-Key accepted for each role, as in a node's `auth` section;
+    # waves_errors answers a missing or wrong key in the node's {"error": <int>} shape.
+    api_key_hash: str | None = None
+    privacy_api_key_hash: str | None = None
+    confidential_contracts_api_key_hash: str | None = None
+    waves_errors: bool = False
+
     max_body_bytes: int = Field(default=65536, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)
 
@@ -112,6 +123,26 @@ class Settings(BaseModel):
     def _roles_include_user(cls, value: list[str]) -> list[str]:
         if "user" not in value or "admin" not in value:
             raise ValueError("roles must include 'user' and 'admin'")
+        return value
+
+    @field_validator("api_key_hash", "privacy_api_key_hash", "confidential_contracts_api_key_hash")
+    @classmethod
+    def _hash_is_base58_32_bytes(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # empty (e.g. PROPUSK_API_KEY_HASH=""): not configured
+        from propusk.core.hashes import HASH_SIZE, base58_decode
+
+        value = value.strip()
+        try:
+            size = len(base58_decode(value))
+        except ValueError:
+            raise ValueError("must be Base58 (Bitcoin alphabet)") from None
+        if size != HASH_SIZE:
+            # A plain key pasted where its hash belongs lands here: `propusk hash secure`.
+            raise ValueError(
+                f"must decode to {HASH_SIZE} bytes (got {size}); set the Base58 secureHash"
+                " of the key (`propusk hash secure`), not the key itself"
+            )
         return value
 
     @property

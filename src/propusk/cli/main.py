@@ -10,6 +10,7 @@ from propusk import __version__
 
 from . import account, server, service_keys
 from .context import CliContext
+from .hash import hash_group
 
 
 @click.group()
@@ -47,6 +48,7 @@ for command in (
     account.login,
     account.whoami,
     service_keys.service_key,
+    hash_group,
 ):
     cli.add_command(command)
 

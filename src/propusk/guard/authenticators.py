@@ -27,6 +27,7 @@ from propusk.core.tokens import UnknownKeyId, verify_access_token
 log = logging.getLogger("propusk.guard")
 
 __all__ = [
+    "ApiKeyAuthenticator",
     "Authenticator",
     "BearerAuthenticator",
     "JWKSUnavailable",
@@ -96,6 +97,22 @@ class PublicTokenAuthenticator:
         if not token:
             raise InvalidToken(detail="empty Public-Token")
         return await self._verifier.verify(token)
+
+
+class ApiKeyAuthenticator:
+    """``X-API-Key: propusk_<keyId>_<secret>``: a managed API key. Values without the
+    prefix are left to the next authenticator (Waves-style keys configured by hash)."""
+
+    name = "api-key"
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def authenticate(self, request: RequestView) -> Principal | None:
+        value = request.headers.get("x-api-key")
+        if value is None or not value.startswith("propusk_"):
+            return None
+        return await self._verifier.verify(value.strip())
 
 
 class JWKSUnavailable(PropuskError):

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,8 +26,17 @@ from propusk.core.errors import PropuskError
 from propusk.core.policy import Decision, authorize
 from propusk.core.principals import Principal
 from propusk.guard.authenticators import Authenticator, RequestView
+from propusk.guard.waves import WavesApiError
 
-__all__ = ["DECISION_KEY", "PRINCIPAL_KEY", "PropuskGuard", "authenticate", "principal_of"]
+__all__ = [
+    "DECISION_KEY",
+    "PRINCIPAL_KEY",
+    "PropuskGuard",
+    "authenticate",
+    "denial_error",
+    "envelope_of",
+    "principal_of",
+]
 
 log = logging.getLogger("propusk.guard")
 PRINCIPAL_KEY = "propusk.principal"
@@ -92,8 +102,19 @@ def www_authenticate(code: str) -> str:
     return 'Bearer realm="propusk"'
 
 
-def error_body(status: int, code: str, message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    body = json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
+def envelope_of(exc: PropuskError) -> Mapping[str, object]:
+    """The JSON body of a refusal: Propusk's ``{"error": code, "message"}``, or the one a
+    protocol's error carries (Waves-compatible API keys answer as a node does)."""
+    if isinstance(exc, WavesApiError):
+        return exc.envelope
+    return {"error": exc.code, "message": exc.message}
+
+
+def error_body(
+    status: int, code: str, message: str, envelope: Mapping[str, object] | None = None
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    data = envelope if envelope is not None else {"error": code, "message": message}
+    body = json.dumps(data, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", www_authenticate(code).encode()))
@@ -105,6 +126,33 @@ def decision_error(decision: Decision) -> tuple[int, str, str]:
     error = decision.error()
     assert error is not None
     return error.status, error.code, error.message
+
+
+@runtime_checkable
+class RestatesDenials(Protocol):
+    """An authenticator that answers some policy denials in its protocol's envelope."""
+
+    def restate_denial(
+        self, request: RequestView, principal: Principal | None, decision: Decision
+    ) -> PropuskError | None: ...
+
+
+def denial_error(
+    authenticators: Sequence[Authenticator],
+    request: RequestView,
+    principal: Principal | None,
+    decision: Decision,
+) -> PropuskError:
+    """The error to answer a denial with: the policy's own (opaque) one, unless an
+    authenticator restates it (with ``waves_errors``, a missing key is a node's error 2)."""
+    for authenticator in authenticators:
+        if isinstance(authenticator, RestatesDenials):
+            restated = authenticator.restate_denial(request, principal, decision)
+            if restated is not None:
+                return restated
+    error = decision.error()
+    assert error is not None
+    return error
 
 
 class PropuskGuard:
@@ -135,23 +183,25 @@ class PropuskGuard:
                 exc.code,
                 exc.detail or "-",
             )
-            await self._deny(scope, send, exc.status, exc.code, exc.message)
+            await self._deny(scope, send, exc)
             return
         decision = authorize(principal, request.method, request.path, self.catalog)
         if not decision.allowed:
             log.info("guard: %s %s denied: %s", request.method, scope["path"], decision.reason)
-            await self._deny(scope, send, *decision_error(decision))
+            error = denial_error(self.authenticators, request, principal, decision)
+            await self._deny(scope, send, error)
             return
         scope[PRINCIPAL_KEY] = principal
         scope[DECISION_KEY] = decision
         await self.app(scope, receive, send)
 
-    async def _deny(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+    async def _deny(self, scope: Scope, send: Send, error: PropuskError) -> None:
         if scope["type"] == "websocket":
             # Closing before accepting makes the server refuse the handshake (HTTP 403).
             # 1008 is "policy violation" (RFC 6455).
-            await send({"type": "websocket.close", "code": 1008, "reason": message})
+            await send({"type": "websocket.close", "code": 1008, "reason": error.message})
             return
-        body, headers = error_body(status, code, message)
+        status = error.status
+        body, headers = error_body(status, error.code, error.message, envelope_of(error))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -10,11 +10,14 @@ from propusk.core.catalog import CatalogError, MethodCatalog, load_catalog
 from propusk.core.passwords import PasswordPolicy
 from propusk.demo import DEMO_CATALOG
 from propusk.guard.authenticators import (
+    ApiKeyAuthenticator,
     Authenticator,
     BearerAuthenticator,
     PublicTokenAuthenticator,
 )
+from propusk.guard.waves import WavesApiKeyAuthenticator, configured_hashes
 from propusk.services.accounts import Accounts
+from propusk.services.api_keys import ApiKeys
 from propusk.services.audit import Audit
 from propusk.services.clock import Clock, SystemClock
 from propusk.services.exchange import Exchange
@@ -53,6 +56,18 @@ def catalog_from(settings: Settings) -> MethodCatalog:
         ) from None
 
 
+def waves_api_keys(settings: Settings, catalog: MethodCatalog) -> WavesApiKeyAuthenticator:
+    """X-API-Key checked against the node-style hashes in the settings (spec section 2)."""
+    hashes = configured_hashes(
+        {
+            "admin": settings.api_key_hash,
+            "privacy": settings.privacy_api_key_hash,
+            "confidential_contracts": settings.confidential_contracts_api_key_hash,
+        }
+    )
+    return WavesApiKeyAuthenticator(hashes, catalog, waves_errors=settings.waves_errors)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -68,10 +83,12 @@ class Services:
     orgs: Orgs
     catalog: MethodCatalog
     service_keys: ServiceKeys
+    api_keys: ApiKeys
     exchange: Exchange
     authenticators: list[Authenticator]
 
     async def close(self) -> None:
+        await self.api_keys.close()  # writes the pending lastUsedAt values
         await self.cache.close()
         await self.db.dispose()
 
@@ -111,6 +128,7 @@ def build_services(
     service_keys = ServiceKeys(db, clock, audit, orgs, catalog)
     exchange = Exchange(db, clock, audit, keyring, cache, settings)
     service_keys.add_listener(exchange.invalidate)
+    api_keys = ApiKeys(db, clock, audit, orgs, keyring, catalog, settings)
     return Services(
         settings=settings,
         db=db,
@@ -138,7 +156,13 @@ def build_services(
         orgs=orgs,
         catalog=catalog,
         service_keys=service_keys,
+        api_keys=api_keys,
         exchange=exchange,
         # The order in which credentials are looked for; each credential kind adds one.
-        authenticators=[BearerAuthenticator(sessions), PublicTokenAuthenticator(exchange)],
+        authenticators=[
+            BearerAuthenticator(sessions),
+            PublicTokenAuthenticator(exchange),
+            ApiKeyAuthenticator(api_keys),
+            waves_api_keys(settings, catalog),
+        ],
     )

@@ -34,6 +34,7 @@ __all__ = ["ACCESS_SIGNING", "JWE", "Keyring", "load_master_key"]
 
 ACCESS_SIGNING = "access-signing"
 JWE = "jwe"
+PEPPER = "api-key-pepper"
 RSA_BITS = 2048
 # How often a node re-reads the keyring so it learns of rotations made by another node,
 # and the shortest gap between two re-reads forced by an unknown kid (a cheap DoS guard).
@@ -87,6 +88,7 @@ class _Loaded:
     jwe: Mapping[str, bytes]  # kid -> 32-byte key, every key that may still decrypt
     jwe_current: str | None  # the newest, which encrypts
     jwe_current_created: datetime | None
+    pepper: bytes | None  # the HMAC key for managed API key digests
 
 
 class Keyring:
@@ -195,7 +197,7 @@ class Keyring:
             rows = list(
                 await session.scalars(
                     select(ServerKey)
-                    .where(ServerKey.purpose.in_((ACCESS_SIGNING, JWE)))
+                    .where(ServerKey.purpose.in_((ACCESS_SIGNING, JWE, PEPPER)))
                     .order_by(ServerKey.created_at, ServerKey.kid)
                 )
             )
@@ -204,7 +206,13 @@ class Keyring:
         signing: RSAKey | None = None
         jwe: dict[str, bytes] = {}
         jwe_current: ServerKey | None = None
+        pepper: bytes | None = None
         for row in rows:
+            if row.purpose == PEPPER:
+                pepper = pepper or sealing.open_(
+                    self._master_key, row.sealed_private, context=self._context(row.kid)
+                )  # the oldest pepper: digests made with it must keep matching
+                continue
             if row.purpose == JWE:
                 if row.created_at <= now - self._jwe_retention:
                     continue
@@ -242,6 +250,7 @@ class Keyring:
             jwe=jwe,
             jwe_current=jwe_current.kid if jwe_current else None,
             jwe_current_created=jwe_current.created_at if jwe_current else None,
+            pepper=pepper,
         )
 
     async def _current(self, *, force: bool = False) -> _Loaded:
@@ -284,24 +293,7 @@ class Keyring:
     async def create_jwe_key(self) -> str:
         """Add a new AES-256-GCM key for service tokens; it encrypts from now on."""
         kid = f"jwe-{secrets.token_hex(8)}"
-        sealed = sealing.seal(
-            self._master_key,
-            secrets.token_bytes(32),
-            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
-            context=self._context(kid),
-        )
-        async with self._db.session() as session:
-            session.add(
-                ServerKey(
-                    kid=kid,
-                    purpose=JWE,
-                    algorithm="A256GCM",
-                    public_der=None,
-                    sealed_private=sealed,
-                    created_at=self._clock.now(),
-                )
-            )
-        self._loaded = None
+        await self._add_secret(JWE, "A256GCM", kid)
         return kid
 
     async def jwe_encryption_key(self) -> tuple[str, bytes]:
@@ -327,6 +319,42 @@ class Keyring:
     async def jwe_decryption_keys(self, *, unknown_kid: bool = False) -> Mapping[str, bytes]:
         """Every JWE key that may still decrypt a live token, by kid."""
         return (await self._current(force=unknown_kid)).jwe
+
+    # -- the API-key pepper -----------------------------------------------------------------
+
+    async def api_key_pepper(self) -> bytes:
+        """The HMAC key managed API keys are hashed with. It lives in the keyring (sealed
+        with the master key), not beside the digests, so a copy of the database alone does
+        not allow guessing keys offline. Made on first use; call outside a unit of work."""
+        loaded = await self._current()
+        if loaded.pepper is None:
+            async with self._jwe_lock:
+                loaded = await self._current()
+                if loaded.pepper is None:
+                    await self._add_secret(PEPPER, "HMAC-SHA256", f"pepper-{secrets.token_hex(8)}")
+                    loaded = await self._current()
+        assert loaded.pepper is not None
+        return loaded.pepper
+
+    async def _add_secret(self, purpose: str, algorithm: str, kid: str) -> None:
+        sealed = sealing.seal(
+            self._master_key,
+            secrets.token_bytes(32),
+            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
+            context=self._context(kid),
+        )
+        async with self._db.session() as session:
+            session.add(
+                ServerKey(
+                    kid=kid,
+                    purpose=purpose,
+                    algorithm=algorithm,
+                    public_der=None,
+                    sealed_private=sealed,
+                    created_at=self._clock.now(),
+                )
+            )
+        self._loaded = None
 
     def forget(self) -> None:
         """Drop the cached view so the next call re-reads the database."""

@@ -10,6 +10,7 @@ Access rules (one table, applied by :func:`require`):
 | add / change / remove members | yes | yes (not owners) | no | no              |
 | read the audit log         | yes   | yes   | no        | no                   |
 | manage service keys        | yes   | no    | no        | no (all may list)    |
+| manage API keys            | yes   | yes   | no        | no (all may list)    |
 
 Only owners grant, change or remove the owner role, and at least one owner always remains.
 Someone who is not a member gets "not found" for everything of the organization, so the
@@ -38,7 +39,15 @@ from propusk.storage.models import Account, App, AuditEvent, Membership, Organiz
 __all__ = ["BASE_ROLES", "AppView", "MemberView", "OrgView", "Orgs"]
 
 BASE_ROLES = ("owner", "admin", "developer", "viewer")
-Action = Literal["read", "write_apps", "delete_apps", "manage_members", "read_audit", "manage_keys"]
+Action = Literal[
+    "read",
+    "write_apps",
+    "delete_apps",
+    "manage_members",
+    "read_audit",
+    "manage_keys",
+    "manage_api_keys",
+]
 _ALLOWED: dict[Action, frozenset[str]] = {
     "read": frozenset(),  # every member
     "write_apps": frozenset({"owner", "admin", "developer"}),
@@ -47,6 +56,8 @@ _ALLOWED: dict[Action, frozenset[str]] = {
     "read_audit": frozenset({"owner", "admin"}),
     # Spec §1: only the organization's owner creates, changes and deletes service keys.
     "manage_keys": frozenset({"owner"}),
+    # API keys have no such source rule; owners and admins manage them, as in Kong/Unkey.
+    "manage_api_keys": frozenset({"owner", "admin"}),
 }
 ORG_NOT_FOUND = "No such organization"
 

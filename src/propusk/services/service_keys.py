@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,25 +24,14 @@ from propusk.core.rsa_keys import load_rsa_public_pem
 from propusk.services.audit import Audit, Origin
 from propusk.services.clock import Clock
 from propusk.services.orgs import Orgs
+from propusk.services.scopes import KeyScope, resolve_scope
 from propusk.storage.db import Database
-from propusk.storage.models import App, ServiceKey
+from propusk.storage.models import ServiceKey
 
 __all__ = ["KeyScope", "NewKey", "ServiceKeyView", "ServiceKeys"]
 
 MAX_GRACE_SECONDS = 7 * 86400
-# Every token carries its key's app list and travels in a request header (8 KiB at most in
-# common proxies): 100 app ids keep a token near 5 KiB.
-MAX_APPS_PER_KEY = 100
 NOT_FOUND = "No such service key"
-
-
-@dataclass(frozen=True)
-class KeyScope:
-    """What a create or update asks for: explicit apps, or every app that exists now."""
-
-    app_ids: Sequence[str] | None
-    all_apps: bool
-    methods: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -147,30 +136,7 @@ class ServiceKeys:
     async def _scope(
         self, session: AsyncSession, org_id: str, scope: KeyScope
     ) -> tuple[list[str], list[str]]:
-        methods = sorted(set(scope.methods))
-        if not methods:
-            raise InvalidRequest("methods must name at least one method")
-        unknown = [m for m in methods if m not in self._catalog.methods]
-        if unknown:
-            raise InvalidRequest(f"unknown methods: {', '.join(unknown[:10])}")
-        org_apps = set(await session.scalars(select(App.id).where(App.org_id == org_id)))
-        if scope.all_apps:
-            if scope.app_ids:
-                raise InvalidRequest("give appIds or allApps, not both")
-            # Spec §1: "All apps" is the set of apps that exist now, not apps made later.
-            if len(org_apps) > MAX_APPS_PER_KEY:
-                raise InvalidRequest(f"a key covers at most {MAX_APPS_PER_KEY} apps")
-            return sorted(org_apps), methods
-        if scope.app_ids is None:
-            raise InvalidRequest("appIds or allApps is required")
-        apps = sorted(set(scope.app_ids))
-        if len(apps) > MAX_APPS_PER_KEY:
-            raise InvalidRequest(f"a key covers at most {MAX_APPS_PER_KEY} apps")
-        foreign = [a for a in apps if a not in org_apps]
-        if foreign:
-            # The same answer for another org's app and a made-up id: no tenant leaks.
-            raise InvalidRequest("appIds must be apps of this organization")
-        return apps, methods
+        return await resolve_scope(session, self._catalog, org_id, scope)
 
     async def _row(self, session: AsyncSession, org_id: str, key_id: str) -> ServiceKey:
         row = await session.get(ServiceKey, key_id)

@@ -15,6 +15,7 @@ from propusk.guard.middleware import PropuskGuard
 from propusk.services.container import Services, build_services
 from propusk.web.api import (
     admin,
+    api_keys,
     auth,
     forward_auth,
     introspect,
@@ -24,6 +25,7 @@ from propusk.web.api import (
     service_keys,
     status,
     users,
+    utils_hash,
 )
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
@@ -74,9 +76,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         admin,
         orgs,
         service_keys,
+        api_keys,
         public_auth,
         introspect,
         methods,
+        utils_hash,
     )
     for module in routers:
         app.include_router(module.router)

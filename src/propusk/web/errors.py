@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from propusk.core.errors import PropuskError, TooManyAttempts
-from propusk.guard.middleware import www_authenticate
+from propusk.guard.middleware import envelope_of, www_authenticate
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -51,7 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after)
         if exc.status == 401:
             headers["WWW-Authenticate"] = www_authenticate(exc.code)
-        return error_response(exc.status, exc.code, exc.message, headers)
+        # Usually {"error": code, "message"}; a protocol's own shape where it has one.
+        return JSONResponse(envelope_of(exc), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

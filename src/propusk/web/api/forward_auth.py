@@ -30,7 +30,13 @@ from fastapi.responses import JSONResponse, Response
 from propusk.core.errors import Forbidden, InvalidRequest, PropuskError
 from propusk.core.policy import authorize
 from propusk.guard.authenticators import RequestView
-from propusk.guard.middleware import authenticate, decision_error, error_body, request_view
+from propusk.guard.middleware import (
+    authenticate,
+    denial_error,
+    envelope_of,
+    error_body,
+    request_view,
+)
 from propusk.web.deps import ServicesDep
 
 router = APIRouter(tags=["forward-auth"])
@@ -92,10 +98,11 @@ def _allowed_caller(request: Request) -> bool:
     return any(address in net for net in nets)
 
 
-def _deny(status: int, code: str, message: str) -> Response:
-    if status not in (401, 403):
-        status, code, message = 403, "forbidden", "Not allowed"
-    body, raw_headers = error_body(status, code, message)
+def _deny(error: PropuskError) -> Response:
+    if error.status not in (401, 403):
+        error = Forbidden()
+    status = error.status
+    body, raw_headers = error_body(status, error.code, error.message, envelope_of(error))
     extra = {k.decode(): v.decode() for k, v in raw_headers if k == b"www-authenticate"}
     return Response(body, status_code=status, headers=extra, media_type="application/json")
 
@@ -111,11 +118,11 @@ async def _check(request: Request, services: ServicesDep) -> Response:
     except PropuskError as exc:
         # DEBUG, not INFO: on this path the caller controls how many refusals there are.
         log.debug("forward-auth refused: %s (%s)", exc.code, exc.detail or exc.message)
-        return _deny(exc.status, exc.code, exc.message)
+        return _deny(exc)
     decision = authorize(principal, method, uri, services.catalog)
     if not decision.allowed:
         log.debug("forward-auth: %s %s denied: %s", method, uri[:200], decision.reason)
-        return _deny(*decision_error(decision))
+        return _deny(denial_error(services.authenticators, view, principal, decision))
     headers = dict.fromkeys(IDENTITY_HEADERS, "")
     headers["X-Propusk-Method"] = decision.method or ""
     headers["X-Propusk-App"] = decision.app_id or ""

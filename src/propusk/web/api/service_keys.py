@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from propusk.services.service_keys import KeyScope, NewKey, ServiceKeyView
+from propusk.services.scopes import KeyScope
+from propusk.services.service_keys import NewKey, ServiceKeyView
 from propusk.web.api.models import Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
