@@ -215,6 +215,17 @@ class TestLeakReports:
         assert r.json()["revoked"] == 1
         assert r.json()["results"][0] == {"keyId": leaked["keyId"], "revoked": True}
         assert leaked["key"] not in r.text
+        # A wrong secret for a real id does not confirm the id; a second report revokes nothing.
+        assert r.json()["results"][1] == {"keyId": None, "revoked": False}
+        again = await client.post(
+            "/v1/api-keys/leaked",
+            json=[leaked["key"]],
+            headers={"Authorization": "Bearer scanner-secret"},
+        )
+        assert again.json() == {
+            "revoked": 0,
+            "results": [{"keyId": leaked["keyId"], "revoked": False}],
+        }
         path = f"/demo/apps/{apps[0]}/reviews"
         assert (await client.get(path, headers=key_header(leaked["key"]))).status_code == 401
         assert (await client.get(path, headers=key_header(kept["key"]))).status_code == 200

@@ -8,7 +8,7 @@ import click
 
 from propusk import __version__
 
-from . import account, server, service_keys
+from . import account, api_keys, server, service_keys
 from .context import CliContext
 from .hash import hash_group
 
@@ -48,6 +48,7 @@ for command in (
     account.login,
     account.whoami,
     service_keys.service_key,
+    api_keys.api_key,
     hash_group,
 ):
     cli.add_command(command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from propusk.client.api_keys import ApiKeyAuth
 from propusk.client.auth import AuthError, PasswordAuth, RefreshTokenAuth, Tokens
 from propusk.client.service_keys import (
     ExchangeError,
@@ -11,6 +12,7 @@ from propusk.client.service_keys import (
 )
 
 __all__ = [
+    "ApiKeyAuth",
     "AuthError",
     "ExchangeError",
     "PasswordAuth",

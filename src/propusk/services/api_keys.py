@@ -333,10 +333,11 @@ class ApiKeys:
                 continue
             record = await self._record(parsed.key_id)
             if record is None or not self._matches(record, pepper, parsed.secret):
-                results.append((parsed.key_id, False))
+                results.append(("", False))  # not ours: do not confirm that the id exists
                 continue
+            already = record.status == "revoked"
             await self.revoke(None, record.org_id, parsed.key_id, origin, reason="leaked")
-            results.append((parsed.key_id, True))
+            results.append((parsed.key_id, not already))
         return results
 
     # -- verification (the X-API-Key authenticator's verifier) --------------------------
