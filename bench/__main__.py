@@ -1,10 +1,11 @@
-"""``python -m bench [all|login|refresh|forward-auth|exchange|authorize|service-tokens]
-[--quick] [--markdown]``.
+"""``python -m bench [all|login|refresh|forward-auth|api-keys|exchange|authorize|
+service-tokens] [--quick] [--markdown]``.
 
-One server is started for the benchmarks that share one (login, refresh, forward-auth) and
-stopped at the end (also on Ctrl-C or SIGTERM). The exchange benchmark then starts and
-stops its own servers (a bare uvicorn, Propusk on SQLite, Propusk on PostgreSQL). The
-in-process benchmarks (``authorize``, ``service-tokens``) run last, with no server left.
+One server is started for the benchmarks that share one (login, refresh, forward-auth, the
+HTTP part of api-keys) and stopped at the end (also on Ctrl-C or SIGTERM). The exchange
+benchmark then starts and stops its own servers (a bare uvicorn, Propusk on SQLite, Propusk
+on PostgreSQL). The in-process benchmarks (``authorize``, ``service-tokens``, the in-process
+part of ``api-keys``) run last, with no server left.
 Exit status: 0 when every request succeeded, 1 when some failed, 2 when the benchmark
 could not run, 130 when interrupted.
 """
@@ -20,17 +21,27 @@ from types import FrameType
 
 from rich.console import Console
 
-from bench import authorize, exchange, forward_auth, login, machine, refresh, service_tokens
+from bench import (
+    api_keys,
+    authorize,
+    exchange,
+    forward_auth,
+    login,
+    machine,
+    refresh,
+    service_tokens,
+)
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Section, render
 from bench.server import BenchError, Server, running_server
 
 _MIN_WIDTH = 180
 
-SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section]] = {
+SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section | list[Section]]] = {
     "login": login.run,
     "refresh": refresh.run,
     "forward-auth": forward_auth.run,
+    "api-keys": api_keys.run_http,
 }
 OWN_SERVER_BENCHMARKS: dict[str, Callable[[Budget], list[Section]]] = {
     "exchange": exchange.run,
@@ -38,8 +49,12 @@ OWN_SERVER_BENCHMARKS: dict[str, Callable[[Budget], list[Section]]] = {
 IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
     "authorize": authorize.run,
     "service-tokens": service_tokens.run,
+    "api-keys": api_keys.run,
 }
-BENCHMARKS = (*SERVER_BENCHMARKS, *OWN_SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS)
+# A benchmark may have a part on the shared server and a part in process (api-keys).
+BENCHMARKS = tuple(
+    dict.fromkeys((*SERVER_BENCHMARKS, *OWN_SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS))
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,9 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             with running_server() as server:
                 console.print(f"server: {server.base_url} (pid {server.pid})\n", markup=False)
                 for name in with_server:
-                    section = SERVER_BENCHMARKS[name](server, budget)
-                    render(section, console, markdown=args.markdown)
-                    failed = failed or section.failed
+                    result = SERVER_BENCHMARKS[name](server, budget)
+                    for section in result if isinstance(result, list) else [result]:
+                        render(section, console, markdown=args.markdown)
+                        failed = failed or section.failed
                 if failed:
                     console.print("errors in the server log:", markup=False)
                     for line in server.error_lines() or ["(none logged)"]:

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import httpx
 
@@ -41,7 +42,20 @@ from bench.report import DASH, Section, rate_drift_notes
 from bench.server import BenchError, Server
 from bench.stats import ratio
 
-__all__ = ["WrkResult", "ensure_wrk", "forge", "parse_wrk", "run"]
+__all__ = [
+    "HEADERS",
+    "LIVEZ",
+    "Row",
+    "WrkResult",
+    "access_token",
+    "best_run",
+    "ensure_wrk",
+    "forge",
+    "parse_wrk",
+    "run",
+    "table_row",
+    "wrk_run",
+]
 
 LIVEZ = "GET /livez"
 AUTHORIZE = "GET /v1/authorize"
@@ -176,7 +190,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _wrk(
+def wrk_run(
     wrk: str,
     server: Server,
     budget: Budget,
@@ -185,10 +199,12 @@ def _wrk(
     headers: dict[str, str],
     *,
     expect_refused: bool = False,
+    script: Path | None = None,
 ) -> Row:
     """One wrk run against ``path``. wrk counts the answers of status 400 and above
     ("Non-2xx or 3xx"): with ``expect_refused`` every answer must be one (the status itself
-    was checked with httpx before), otherwise none may be."""
+    was checked with httpx before), otherwise none may be. ``script`` is a wrk Lua script
+    (``-s``), for a method or body other than a plain GET."""
     command = [
         wrk,
         f"-t{budget.wrk_threads}",
@@ -198,6 +214,8 @@ def _wrk(
     ]
     for header, value in headers.items():
         command += ["-H", f"{header}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     command.append(server.base_url + path)
     meter = CpuMeter(server.pid)
     children = _children_cpu()
@@ -227,7 +245,7 @@ def _wrk(
     )
 
 
-def _login(http: httpx.Client, server: Server) -> str:
+def access_token(http: httpx.Client, server: Server) -> str:
     credentials = {"username": server.email, "password": server.password}
     body = check_json(http.post("/v1/auth/login", json=credentials), "access_token")
     return str(body["access_token"])
@@ -252,7 +270,7 @@ def _num(value: float | None, spec: str) -> str:
     return DASH if value is None else format(value, spec)
 
 
-def _table_row(row: Row, livez: Row, connections: int) -> tuple[str, ...]:
+def table_row(row: Row, livez: Row, connections: int) -> tuple[str, ...]:
     r, base = row.result, livez.result
     cpu, base_cpu = row.cpu_per_op, livez.cpu_per_op
     return (
@@ -298,7 +316,7 @@ def _measure(wrk: str, server: Server, budget: Budget) -> dict[str, list[Row]]:
     (/livez, the allowed decision, the refused one): every row's runs are spread over the
     whole measurement, so a change of the machine's load touches them all alike."""
     with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
-        token = _login(http, server)
+        token = access_token(http, server)
         allowed = {
             "Authorization": f"Bearer {token}",
             "X-Original-Method": ORIGINAL_METHOD,
@@ -311,20 +329,20 @@ def _measure(wrk: str, server: Server, budget: Budget) -> dict[str, list[Row]]:
         # Untimed: the first runs after start-up are slower (connections, lazy imports,
         # caches), which would read as drift.
         warm_up = replace(budget, wrk_seconds=1)
-        _wrk(wrk, server, warm_up, LIVEZ, "/livez", {})
-        _wrk(wrk, server, warm_up, _ALLOWED, "/v1/authorize", allowed)
+        wrk_run(wrk, server, warm_up, LIVEZ, "/livez", {})
+        wrk_run(wrk, server, warm_up, _ALLOWED, "/v1/authorize", allowed)
         runs: dict[str, list[Row]] = {LIVEZ: [], _ALLOWED: [], _FORGED: []}
         for _ in range(budget.wrk_rounds):
-            runs[LIVEZ].append(_wrk(wrk, server, budget, LIVEZ, "/livez", {}))
-            runs[_ALLOWED].append(_wrk(wrk, server, budget, _ALLOWED, "/v1/authorize", allowed))
+            runs[LIVEZ].append(wrk_run(wrk, server, budget, LIVEZ, "/livez", {}))
+            runs[_ALLOWED].append(wrk_run(wrk, server, budget, _ALLOWED, "/v1/authorize", allowed))
             runs[_FORGED].append(
-                _wrk(wrk, server, budget, _FORGED, "/v1/authorize", refused, expect_refused=True)
+                wrk_run(wrk, server, budget, _FORGED, "/v1/authorize", refused, expect_refused=True)
             )
         _check_decision(http, allowed, 200)  # the server still decides after the load
     return runs
 
 
-def _best(rows: list[Row]) -> Row:
+def best_run(rows: list[Row]) -> Row:
     """The least disturbed run: the highest rate."""
     return max(rows, key=lambda row: row.result.rate)
 
@@ -345,10 +363,10 @@ def run(server: Server, budget: Budget) -> Section:
     except (BenchError, httpx.HTTPError, subprocess.TimeoutExpired, OSError) as exc:
         section.notes.append(f"ERROR the benchmark failed: {type(exc).__name__}: {exc}")
         return section
-    livez = _best(runs[LIVEZ])
+    livez = best_run(runs[LIVEZ])
     for rows in runs.values():
-        row = _best(rows)
-        section.rows.append(_table_row(row, livez, budget.wrk_connections))
+        row = best_run(rows)
+        section.rows.append(table_row(row, livez, budget.wrk_connections))
     section.notes.append(
         f"wrk -t{budget.wrk_threads} -c{budget.wrk_connections} -d{budget.wrk_seconds}s "
         f"--latency, {budget.wrk_rounds} rounds of one run per row; each row is its best run "

@@ -372,8 +372,12 @@ class ApiKeys:
                     row.expires_at,
                 )
             )
+        if record is None:
+            # Unknown ids are not cached: random well-formed keys must not push out the
+            # records of real keys (each one costs a primary-key read instead).
+            return None
         if len(self._records) >= 100_000:
-            self._records.clear()
+            del self._records[next(iter(self._records))]  # the oldest entry only
         self._records[key_id] = (record, time.monotonic())
         return record
 
