@@ -236,3 +236,22 @@ class TestLeakReports:
 async def test_leak_endpoint_is_off_without_a_token(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/api-keys/leaked", json=["x"], headers={"Authorization": "Bearer "})
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize("key_id", ["zzzzzzzzzzzzzzzz", "0000000000000000", "x", "%20"])
+async def test_unknown_key_ids_are_404_everywhere(
+    client: httpx.AsyncClient, mailbox: Mailbox, key_id: str
+) -> None:
+    owner, org, _ = await owner_with_org(client, mailbox, "ids@example.com", apps=0)
+    base = f"{KEYS.format(org=org)}/{key_id}"
+    for method, path in [
+        ("GET", base),
+        ("POST", f"{base}/reroll"),
+        ("POST", f"{base}/revoke"),
+        ("PATCH", base),
+        ("DELETE", base),
+    ]:
+        r = await client.request(
+            method, path, json={} if method == "PATCH" else None, headers=owner
+        )
+        assert r.status_code == 404, (method, path, r.text)

@@ -6,7 +6,14 @@ import re
 
 from propusk.core.errors import InvalidRequest
 
-__all__ = ["LOCALES", "check_address", "check_locale", "check_source", "normalize_email"]
+__all__ = [
+    "LOCALES",
+    "check_address",
+    "check_locale",
+    "check_name",
+    "check_source",
+    "normalize_email",
+]
 
 LOCALES = ("en", "ru")
 # Deliberately simple: one @, no spaces or control characters, a dot in the domain.
@@ -32,6 +39,14 @@ def check_source(value: str) -> str:
     if not _SOURCE.fullmatch(value):
         raise InvalidRequest("source must be 1-64 letters, digits, '.', '_' or '-'")
     return value
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A display name (org, app, key): 1-255 printable characters, surrounding spaces cut."""
+    clean = name.strip()
+    if not 1 <= len(clean) <= 255 or any(ord(c) < 32 or ord(c) == 127 for c in clean):
+        raise InvalidRequest(f"{what} must be 1-255 printable characters")
+    return clean
 
 
 def check_address(value: str) -> str:

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.config import Settings
-from propusk.core.apikeys import api_key_digest, digest_matches, make_api_key, parse_api_key
+from propusk.core.apikeys import (
+    ParsedApiKey,
+    api_key_digest,
+    digest_matches,
+    make_api_key,
+    parse_api_key,
+)
 from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import InvalidRequest, InvalidToken, NotFound
+from propusk.core.identifiers import check_name
 from propusk.core.principals import Principal
 from propusk.services.audit import Audit, Origin
 from propusk.services.clock import Clock
@@ -90,13 +98,6 @@ def _view(row: ApiKey, last_used: datetime | None = None) -> ApiKeyView:
     )
 
 
-def _check_name(name: str) -> str:
-    clean = name.strip()
-    if not 1 <= len(clean) <= 255 or any(ord(c) < 32 for c in clean):
-        raise InvalidRequest("name must be 1-255 printable characters")
-    return clean
-
-
 class ApiKeys:
     def __init__(
         self,
@@ -134,7 +135,7 @@ class ApiKeys:
         origin: Origin,
         expires_at: datetime | None = None,
     ) -> NewApiKey:
-        clean = _check_name(name)
+        clean = check_name(name)
         self._check_expiry(expires_at)
         pepper = await self._keyring.api_key_pepper()
         key = make_api_key(secrets.token_bytes(8), secrets.token_bytes(32))
@@ -168,9 +169,9 @@ class ApiKeys:
             )
             return NewApiKey(_view(row), str(key))
 
-    async def _row(self, session: object, org_id: str, key_id: str) -> ApiKey:
-        row = await session.get(ApiKey, key_id)  # type: ignore[attr-defined]
-        if not isinstance(row, ApiKey) or row.org_id != org_id:
+    async def _row(self, session: AsyncSession, org_id: str, key_id: str) -> ApiKey:
+        row = await session.get(ApiKey, key_id)
+        if row is None or row.org_id != org_id:
             raise NotFound(NOT_FOUND)
         return row
 
@@ -207,8 +208,8 @@ class ApiKeys:
             await self._orgs.require(session, org_id, actor, "manage_api_keys")
             row = await self._row(session, org_id, key_id)
             changes: dict[str, object] = {}
-            if name is not None and _check_name(name) != row.name:
-                row.name = changes["name"] = _check_name(name)
+            if name is not None and check_name(name) != row.name:
+                row.name = changes["name"] = check_name(name)
             if scope is not None:
                 apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
                 if (apps, methods) != (list(row.apps), list(row.methods)):
@@ -241,10 +242,8 @@ class ApiKeys:
         if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
             raise InvalidRequest(f"graceSeconds must be 0 to {MAX_GRACE_SECONDS}")
         pepper = await self._keyring.api_key_pepper()
-        fresh = make_api_key(
-            bytes.fromhex(key_id) if len(key_id) == 16 else secrets.token_bytes(8),
-            secrets.token_bytes(32),
-        )
+        # Only the secret changes; the key id (validated by the lookup below) stays.
+        secret = secrets.token_bytes(32).hex()
         async with self._db.session() as session:
             await self._orgs.require(session, org_id, actor, "manage_api_keys")
             row = await self._row(session, org_id, key_id)
@@ -256,6 +255,7 @@ class ApiKeys:
                 row.previous_valid_until = now + timedelta(seconds=grace_seconds)
             else:
                 row.previous_digest, row.previous_valid_until = None, None
+            fresh = ParsedApiKey(key_id, secret)
             row.digest = api_key_digest(pepper, fresh.secret)
             row.last4 = fresh.last4
             row.updated_at = now

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.config import Settings
 from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from propusk.core.identifiers import normalize_email
+from propusk.core.identifiers import check_name, normalize_email
 from propusk.services.audit import Audit, Origin
 from propusk.services.clock import Clock
 from propusk.storage.db import Database
@@ -88,13 +88,6 @@ class AppView:
     updated_at: datetime
 
 
-def _check_name(name: str, what: str) -> str:
-    clean = name.strip()
-    if not 1 <= len(clean) <= 255 or any(ord(c) < 32 for c in clean):
-        raise InvalidRequest(f"{what} must be 1-255 printable characters")
-    return clean
-
-
 class Orgs:
     def __init__(self, db: Database, clock: Clock, audit: Audit, settings: Settings) -> None:
         self._db = db
@@ -129,7 +122,7 @@ class Orgs:
         now = self._clock.now()
         org = Organization(
             id=str(uuid.uuid4()),
-            name=_check_name(name, "name"),
+            name=check_name(name),
             kind=kind,
             created_by=account_id,
             created_at=now,
@@ -301,7 +294,7 @@ class Orgs:
         app = App(
             id=str(uuid.uuid4()),
             org_id=org_id,
-            name=_check_name(name, "name"),
+            name=check_name(name),
             created_at=now,
             updated_at=now,
         )
@@ -346,7 +339,7 @@ class Orgs:
     async def rename_app(
         self, account_id: str, org_id: str, app_id: str, name: str, origin: Origin
     ) -> AppView:
-        clean = _check_name(name, "name")
+        clean = check_name(name)
         try:
             async with self._db.session() as session:
                 await self.require(session, org_id, account_id, "write_apps")

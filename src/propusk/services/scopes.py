@@ -13,7 +13,7 @@ from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import InvalidRequest
 from propusk.storage.models import App
 
-__all__ = ["MAX_APPS_PER_KEY", "KeyScope", "resolve_scope"]
+__all__ = ["MAX_APPS_PER_KEY", "KeyScope", "patched_scope", "resolve_scope"]
 
 # Service tokens carry their key's app list and travel in a request header (8 KiB at most
 # in common proxies): 100 app ids keep a token near 5 KiB. The same cap for every kind.
@@ -56,3 +56,18 @@ async def resolve_scope(
         # The same answer for another org's app and a made-up id: no tenant leaks.
         raise InvalidRequest("appIds must be apps of this organization")
     return apps, methods
+
+
+def patched_scope(
+    app_ids: Sequence[str] | None,
+    all_apps: bool | None,
+    methods: Sequence[str] | None,
+    current_apps: Sequence[str],
+    current_methods: Sequence[str],
+) -> KeyScope | None:
+    """The scope a PATCH asks for: None when it names no part of the scope; otherwise the
+    parts it names, with the other half kept as it is."""
+    if app_ids is None and not all_apps and methods is None:
+        return None
+    apps = app_ids if app_ids is not None or all_apps else list(current_apps)
+    return KeyScope(apps, bool(all_apps), methods if methods is not None else list(current_methods))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import InvalidRequest, NotFound
+from propusk.core.identifiers import check_name
 from propusk.core.keys import private_key_der, public_key_der
 from propusk.core.rsa_keys import load_rsa_public_pem
 from propusk.services.audit import Audit, Origin
@@ -94,13 +95,6 @@ def _view(row: ServiceKey) -> ServiceKeyView:
     )
 
 
-def _check_name(name: str) -> str:
-    clean = name.strip()
-    if not 1 <= len(clean) <= 255 or any(ord(c) < 32 for c in clean):
-        raise InvalidRequest("name must be 1-255 printable characters")
-    return clean
-
-
 async def _new_pair(public_key_pem: str | None) -> tuple[rsa.RSAPublicKey, bytes | None]:
     if public_key_pem is not None:
         return load_rsa_public_pem(public_key_pem), None
@@ -153,7 +147,7 @@ class ServiceKeys:
         origin: Origin,
         public_key_pem: str | None = None,
     ) -> NewKey:
-        clean = _check_name(name)
+        clean = check_name(name)
         async with self._db.session() as session:
             await self._orgs.require(session, org_id, actor, "manage_keys")
             await self._scope(session, org_id, scope)  # validate before the slow keygen
@@ -222,8 +216,8 @@ class ServiceKeys:
             await self._orgs.require(session, org_id, actor, "manage_keys")
             row = await self._row(session, org_id, key_id)
             changes: dict[str, object] = {}
-            if name is not None and _check_name(name) != row.name:
-                row.name = changes["name"] = _check_name(name)
+            if name is not None and check_name(name) != row.name:
+                row.name = changes["name"] = check_name(name)
             rescoped = False
             if scope is not None:
                 apps, methods = await self._scope(session, org_id, scope)

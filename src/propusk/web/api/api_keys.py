@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, Field
 
 from propusk.core.errors import Unauthenticated
 from propusk.services.api_keys import ApiKeyView, NewApiKey
-from propusk.services.scopes import KeyScope
+from propusk.services.scopes import KeyScope, patched_scope
 from propusk.web.api.models import Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
@@ -110,9 +110,9 @@ async def update_key(
     scope = None
     if body.appIds is not None or body.allApps or body.methods is not None:
         current = await services.api_keys.get(principal.subject, org_id, key_id)
-        apps = body.appIds if body.appIds is not None or body.allApps else list(current.apps)
-        methods = body.methods if body.methods is not None else list(current.methods)
-        scope = KeyScope(apps, bool(body.allApps), methods)
+        scope = patched_scope(
+            body.appIds, body.allApps, body.methods, current.apps, current.methods
+        )
     view = await services.api_keys.update(
         principal.subject,
         org_id,

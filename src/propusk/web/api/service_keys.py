@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from propusk.services.scopes import KeyScope
+from propusk.services.scopes import KeyScope, patched_scope
 from propusk.services.service_keys import NewKey, ServiceKeyView
 from propusk.web.api.models import Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
@@ -108,11 +108,10 @@ async def update_key(
 ) -> dict[str, Any]:
     scope = None
     if body.appIds is not None or body.allApps or body.methods is not None:
-        # A partial change keeps the other half of the scope as it is.
         current = await services.service_keys.get(principal.subject, org_id, key_id)
-        apps = body.appIds if body.appIds is not None or body.allApps else list(current.apps)
-        methods = body.methods if body.methods is not None else list(current.methods)
-        scope = KeyScope(apps, bool(body.allApps), methods)
+        scope = patched_scope(
+            body.appIds, body.allApps, body.methods, current.apps, current.methods
+        )
     view = await services.service_keys.update(
         principal.subject, org_id, key_id, origin, name=body.name, scope=scope
     )
