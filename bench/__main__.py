@@ -1,5 +1,5 @@
 """``python -m bench [all|login|refresh|forward-auth|api-keys|exchange|authorize|
-service-tokens] [--quick] [--markdown]``.
+service-tokens|signatures|certificates|mtls|http-signatures|console] [--quick] [--markdown]``.
 
 One server is started for the benchmarks that share one (login, refresh, forward-auth, the
 HTTP part of api-keys) and stopped at the end (also on Ctrl-C or SIGTERM). The exchange
@@ -24,12 +24,17 @@ from rich.console import Console
 from bench import (
     api_keys,
     authorize,
+    certificates,
+    console,
     exchange,
     forward_auth,
+    http_signatures,
     login,
     machine,
+    mtls,
     refresh,
     service_tokens,
+    signatures,
 )
 from bench.budget import FULL, QUICK, Budget
 from bench.report import Section, render
@@ -42,6 +47,7 @@ SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section | list[Section]]
     "refresh": refresh.run,
     "forward-auth": forward_auth.run,
     "api-keys": api_keys.run_http,
+    "signatures": signatures.run_http,
 }
 OWN_SERVER_BENCHMARKS: dict[str, Callable[[Budget], list[Section]]] = {
     "exchange": exchange.run,
@@ -50,6 +56,11 @@ IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
     "authorize": authorize.run,
     "service-tokens": service_tokens.run,
     "api-keys": api_keys.run,
+    "certificates": certificates.run,
+    "mtls": mtls.run,
+    "signatures": signatures.run,
+    "http-signatures": http_signatures.run,
+    "console": console.run,
 }
 # A benchmark may have a part on the shared server and a part in process (api-keys).
 BENCHMARKS = tuple(

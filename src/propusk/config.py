@@ -105,8 +105,54 @@ class Settings(BaseModel):
     confidential_contracts_api_key_hash: str | None = None
     waves_errors: bool = False
 
+    # Signed requests (docs/signing-keys.md): the largest body the guard reads to verify a
+    # signature (refused with 413 before hashing); signing every guarded response with the
+    # server's response-signing key; and HTTP 200 (instead of 4xx) for refusals in the QIWI
+    # XML envelope, for partner clients that treat any other status as a network error.
+    max_signed_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    response_signing: bool = False
+    qiwi_errors_http_200: bool = False
+
+    # RFC 9421 HTTP Message Signatures (docs/http-signatures.md): the components every
+    # signature must cover ("a|b" = either), the oldest `created` accepted and the clock
+    # difference forgiven (seconds), whether a nonce is required (reuse is always refused),
+    # the signature label to verify when a request carries several, and the origin
+    # ("https://api.example.com") that @target-uri/@authority/@scheme are built from behind
+    # a proxy (default: the request's own scheme and Host header).
+    http_signature_components: list[str] = Field(
+        default_factory=lambda: ["@method", "@target-uri|@path"]
+    )
+    http_signature_max_age: int = Field(default=300, ge=5, le=86400)
+    http_signature_clock_skew: int = Field(default=5, ge=0, le=300)
+    http_signature_require_nonce: bool = True
+    http_signature_label: str | None = None
+    http_signature_origin: str | None = None
+
     max_body_bytes: int = Field(default=65536, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)
+
+    # The built-in CA (docs/certificates.md): defaults for `propusk ca init`, how long client
+    # certificates last, and how long a CRL is valid (nextUpdate) and when it is rebuilt.
+    ca_key_type: Literal["ec", "rsa"] = "ec"
+    ca_validity_days: int = Field(default=3650, ge=1, le=36500)
+    ca_subject: str = "/O=Propusk/CN=Propusk Client CA"
+    certificate_validity_days: int = Field(default=365, ge=1, le=3650)
+    crl_validity: int = Field(default=7 * 86400, ge=3600, le=365 * 86400)
+    crl_refresh: int = Field(default=86400, ge=60, le=365 * 86400)
+
+    # Mutual TLS (docs/mtls.md). `propusk serve` terminates TLS itself when tls_cert and
+    # tls_key are set, asking every client for a certificate (verified against the Propusk
+    # CA and tls_client_ca); tls_client_cert_required refuses handshakes without one.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: list[Path] = Field(default_factory=list)
+    tls_client_cert_required: bool = False
+    # Behind a TLS-terminating proxy: the header carrying the client certificate, believed
+    # only from trusted_proxies ("nginx": $ssl_client_escaped_cert, "envoy": XFCC).
+    client_cert_header: str | None = None
+    client_cert_header_format: Literal["nginx", "envoy"] = "nginx"
+    # RFC 8705: tokens issued over mutual TLS carry cnf.x5t#S256 and need that certificate.
+    certificate_bound_tokens: bool = False
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -117,6 +163,11 @@ class Settings(BaseModel):
     mail_from: str = "Propusk <no-reply@localhost>"
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+
+    # The web console under /console (docs/console.md): on or off, and how long a console
+    # sign-in lasts at most (the sealed session cookie's absolute lifetime).
+    console: bool = True
+    console_session_ttl: int = Field(default=8 * 3600, ge=300, le=30 * 86400)
 
     @field_validator("roles")
     @classmethod
@@ -221,7 +272,14 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if name not in fields:
             continue
         value: Any = raw
-        if name in ("roles", "trusted_proxies", "org_roles_extra", "forward_auth_clients"):
+        if name in (
+            "roles",
+            "trusted_proxies",
+            "org_roles_extra",
+            "forward_auth_clients",
+            "tls_client_ca",
+            "http_signature_components",
+        ):
             value = (
                 json.loads(raw)
                 if raw.startswith("[")

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,13 +27,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:
+def wait_http(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 20,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"{url}: process exited {process.returncode}\n{log.read_text()}")
         try:
-            httpx.get(url, timeout=1)
+            httpx.get(url, timeout=1, verify=verify)
             return
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -41,14 +48,18 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
 
 @contextmanager
 def running(
-    args: list[str], url: str, log: Path, env: Mapping[str, str] | None = None
+    args: list[str],
+    url: str,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     try:
-        wait_http(url, process, log)
+        wait_http(url, process, log, verify=verify)
         yield process
     finally:
         if process.poll() is None:

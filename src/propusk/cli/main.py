@@ -9,8 +9,10 @@ import click
 from propusk import __version__
 
 from . import account, api_keys, server, service_keys
+from .certificates import ca, cert, csr
 from .context import CliContext
 from .hash import hash_group
+from .sign import keygen, sign
 
 
 @click.group()
@@ -49,7 +51,12 @@ for command in (
     account.whoami,
     service_keys.service_key,
     api_keys.api_key,
+    ca,
+    csr,
+    cert,
     hash_group,
+    sign,
+    keygen,
 ):
     cli.add_command(command)
 

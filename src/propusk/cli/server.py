@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .context import CliContext, console, fail, pass_cli, run, run_with_services
 
 if TYPE_CHECKING:
+    import ssl
+
     from propusk.config import Settings
     from propusk.services.audit import Origin
     from propusk.services.container import Services
@@ -156,13 +159,103 @@ def init(cli: CliContext) -> None:
     console.print(f"signing key: {kid}")
 
 
+def _client_cas(settings: Settings) -> list[str]:
+    """The CAs client certificates are verified against in the handshake: the Propusk CA
+    (also written to ``<data dir>/propusk-ca.pem`` for proxies and clients) and the extra
+    ``tls_client_ca`` files."""
+    from propusk.core.errors import NotFound
+
+    async def ca_pem(services: Services) -> str | None:
+        try:
+            return await services.ca.certificate_pem()
+        except NotFound:
+            return None
+
+    cas: list[str] = []
+    propusk_ca = run_with_services(settings, ca_pem)
+    if propusk_ca is not None:
+        exported = settings.data_dir / "propusk-ca.pem"
+        exported.write_text(propusk_ca)
+        cas.append(propusk_ca)
+    else:
+        console.print("no Propusk CA yet (`propusk ca init`): client certificates not checked")
+    for path in settings.tls_client_ca:
+        try:
+            cas.append(Path(path).read_text())
+        except OSError as exc:
+            fail(f"tls_client_ca: cannot read {path}: {exc}")
+    return cas
+
+
+def _tls_context_factory(settings: Settings) -> Callable[..., ssl.SSLContext] | None:
+    """Uvicorn's ``ssl_context_factory`` for direct TLS, or None without tls_cert."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.tls_client_ca or settings.tls_client_cert_required:
+            fail("client certificate settings need --tls-cert and --tls-key")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        fail("direct TLS needs both --tls-cert and --tls-key")
+    import ssl
+
+    from propusk.web.tls import server_ssl_context
+
+    cas = _client_cas(settings)
+    try:
+        context = server_ssl_context(
+            settings.tls_cert,
+            settings.tls_key,
+            cas,
+            require_client_cert=settings.tls_client_cert_required,
+        )
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        fail(f"cannot set up TLS: {exc}")
+    return lambda _config, _default: context
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: settings.host).")
 @click.option("--port", type=int, default=None, help="Port (default: settings.port).")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM; chain after the leaf).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The private key of --tls-cert (PEM).",
+)
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="An extra CA (PEM) for client certificates, besides the Propusk CA. Repeatable.",
+)
+@click.option(
+    "--tls-client-cert-required/--tls-client-cert-optional",
+    default=None,
+    help="Refuse TLS handshakes without a client certificate (default: optional).",
+)
 @pass_cli
-def serve(cli: CliContext, host: str | None, port: int | None) -> None:
-    """Run the server."""
-    s = cli.settings
+def serve(
+    cli: CliContext,
+    host: str | None,
+    port: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: tuple[Path, ...],
+    tls_client_cert_required: bool | None,
+) -> None:
+    """Run the server (HTTPS with client certificates when --tls-cert/--tls-key are set)."""
+    tls_overrides: dict[str, object] = {
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
+        "tls_client_ca": list(tls_client_ca) or None,
+        "tls_client_cert_required": tls_client_cert_required,
+    }
+    s = cli.settings.model_copy(update={k: v for k, v in tls_overrides.items() if v is not None})
     _master_key(s, why="\n(the server does not start without the master key)")
     _require_schema(s)
     _check_keyring_opens(s)
@@ -183,6 +276,13 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
         app = create_app(s)
     except ConfigError as exc:
         fail(str(exc))
+    tls_factory = _tls_context_factory(s)
+    tls: dict[str, Any] = {}
+    if tls_factory is not None:
+        from propusk.web.tls import TLSExtensionProtocol
+
+        # The protocol puts the verified client certificate into each request's scope.
+        tls = {"ssl_context_factory": tls_factory, "http": TLSExtensionProtocol}
     uvicorn.run(
         app,
         host=host or s.host,
@@ -190,6 +290,7 @@ def serve(cli: CliContext, host: str | None, port: int | None) -> None:
         log_level=s.log_level,
         proxy_headers=False,  # Propusk resolves X-Forwarded-For itself, from trusted_proxies
         server_header=False,
+        **tls,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from propusk.client.service_keys import (
     ServiceKeyAuth,
     load_service_private_key,
 )
+from propusk.client.tls import client_ssl_context
 
 from .account import load_tokens, save_tokens, server_option
 from .context import fail
@@ -61,16 +63,45 @@ def service_key() -> None:
     required=True,
     help="The private key: PEM, or the console's Base64 DER text; '-' reads stdin.",
 )
-def token(server: str, key_id: str, key_file: str) -> None:
+@click.option(
+    "--cert",
+    "tls_cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Exchange over mutual TLS with this client certificate (PEM): with"
+    " certificate_bound_tokens on, the token then works only with it (docs/mtls.md).",
+)
+@click.option(
+    "--key",
+    "tls_key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The private key of --cert (PEM).",
+)
+@click.option(
+    "--cacert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="CA certificate(s) (PEM) to verify the server with, instead of the system's.",
+)
+def token(
+    server: str,
+    key_id: str,
+    key_file: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    cacert: str | None,
+) -> None:
     """Exchange a service key for a Public-Token and print it."""
     server = server.rstrip("/")
+    verify = _tls(tls_cert, tls_key, cacert)
     try:
         key = load_service_private_key(_read_key(key_file))
     except ValueError as exc:
         fail(f"{'stdin' if key_file == '-' else key_file}: {exc}")
     auth = ServiceKeyAuth(server, key_id, key)
     try:
-        with httpx.Client(timeout=TIMEOUT) as http:
+        with httpx.Client(timeout=TIMEOUT, verify=verify) as http:
             grant = auth.get_token(http)
     except ExchangeError as exc:
         hint = ""
@@ -80,6 +111,20 @@ def token(server: str, key_id: str, key_file: str) -> None:
     except httpx.HTTPError as exc:
         fail(f"cannot reach {server}: {exc}")
     click.echo(grant.jwe)
+
+
+def _tls(cert: str | None, key: str | None, cacert: str | None) -> ssl.SSLContext | bool:
+    """httpx's ``verify``: a client-certificate context, a private CA, or the default."""
+    if (cert is None) != (key is None):
+        fail("--cert and --key go together")
+    try:
+        if cert is not None and key is not None:
+            return client_ssl_context(cert, key, cacert)
+        if cacert is not None:
+            return ssl.create_default_context(cafile=cacert)
+    except (OSError, ssl.SSLError) as exc:
+        fail(f"cannot use the TLS files: {exc}")
+    return True
 
 
 def _read_key(key_file: str) -> bytes:

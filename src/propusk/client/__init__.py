@@ -10,15 +10,25 @@ from propusk.client.service_keys import (
     ServiceToken,
     load_service_private_key,
 )
+from propusk.client.signatures import (
+    DigitalSignatureAuth,
+    HttpMessageSignatureAuth,
+    load_signing_key,
+)
+from propusk.client.tls import client_ssl_context
 
 __all__ = [
     "ApiKeyAuth",
     "AuthError",
+    "DigitalSignatureAuth",
     "ExchangeError",
+    "HttpMessageSignatureAuth",
     "PasswordAuth",
     "RefreshTokenAuth",
     "ServiceKeyAuth",
     "ServiceToken",
     "Tokens",
+    "client_ssl_context",
     "load_service_private_key",
+    "load_signing_key",
 ]

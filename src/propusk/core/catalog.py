@@ -16,6 +16,12 @@ The catalog is declared in TOML::
     kind = "general"              # returns data of all the org's apps (spec section 1)
     routes = ["GET /demo/reports"]
 
+    [[methods]]
+    name = "payments.topup"
+    kind = "general"
+    errors = "qiwi-xml"           # optional: refusals in the QIWI XML envelope (spec section 3)
+    routes = ["POST /demo/payments/topup"]
+
     [roles]                       # account role -> methods it grants; "*" = every method
     admin = ["*"]
     user = ["apps.read"]
@@ -78,7 +84,10 @@ _NAME = re.compile(r"[a-z0-9._-]{1,64}")
 _LITERAL = re.compile(r"[A-Za-z0-9\-._~:@!$&'()*+,=]+")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOP_KEYS = frozenset({"public", "methods", "roles"})
-_METHOD_KEYS = frozenset({"name", "kind", "description", "routes"})
+_METHOD_KEYS = frozenset({"name", "kind", "description", "routes", "errors"})
+# How the guard answers refusals on a method's routes: Propusk's JSON error, or the
+# partner XML API's <response><result-code …> envelope (docs/signing-keys.md).
+ERROR_FORMATS = frozenset({"propusk", "qiwi-xml"})
 
 
 class CatalogError(ValueError):
@@ -110,6 +119,7 @@ class Method:
     kind: str
     description: str
     routes: tuple[Route, ...]
+    errors: str = "propusk"  # one of ERROR_FORMATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +307,10 @@ def _method_of(item: object, position: int) -> Method:
         raise CatalogError(f"{where}: description must be a string")
     texts = _list_of_str(item.get("routes"), f"{where}: routes")
     routes = tuple(_route_of(text, where) for text in texts)
-    return Method(name, kind, description, routes)
+    errors = item.get("errors", "propusk")
+    if not isinstance(errors, str) or errors not in ERROR_FORMATS:
+        raise CatalogError(f"{where}: errors must be one of {', '.join(sorted(ERROR_FORMATS))}")
+    return Method(name, kind, description, routes, errors)
 
 
 def _route_of(text: str, where: str) -> Route:

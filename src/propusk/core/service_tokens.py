@@ -18,7 +18,8 @@ authenticated headers only) so the common case parses no header JSON.
 
 The plaintext is the claims JSON: ``iss``, ``sub`` (key ID), ``org``, ``apps``, ``methods``,
 ``iat``, ``exp``, ``jti`` and ``gen`` (the key's generation: the service bumps it on every
-rotation or disable and refuses tokens of an older one). Unknown claims are ignored, so
+rotation or disable and refuses tokens of an older one), and ``cnf`` when the token is bound
+to a client certificate (RFC 8705). Unknown claims are ignored, so
 nodes of two versions can run side by side; they are authenticated anyway.
 
 Every failure is :class:`~propusk.core.errors.InvalidToken` (or :class:`TokenExpired`,
@@ -39,6 +40,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from propusk.core.cnf import CNF_CLAIM, cnf_claim, read_cnf
 from propusk.core.errors import InvalidToken, TokenExpired
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId
@@ -119,6 +121,8 @@ class ServiceTokenClaims:
     """The key's generation when the token was issued (``gen``)."""
     kid: str
     """The server key the token was encrypted with."""
+    cert_thumbprint: str | None = None
+    """RFC 8705 ``cnf.x5t#S256``: the client certificate the token is bound to."""
 
     def principal(self) -> Principal:
         """The service-key Principal these verified claims describe."""
@@ -129,6 +133,7 @@ class ServiceTokenClaims:
             org_id=self.org_id,
             methods=self.methods,
             apps=self.apps,
+            cert_thumbprint=self.cert_thumbprint,
             token_id=self.jti,
             expires_at=self.expires_at,
         )
@@ -164,6 +169,7 @@ def issue_service_token(
     jti: str,
     generation: int,
     iv: bytes,
+    cert_thumbprint: str | None = None,
 ) -> str:
     """Encrypt a service token under ``key`` (32 bytes) with the given 12-byte ``iv``.
 
@@ -194,6 +200,8 @@ def issue_service_token(
         "jti": jti,
         "gen": generation,
     }
+    if cert_thumbprint is not None:
+        claims[CNF_CLAIM] = cnf_claim(cert_thumbprint)  # RFC 8705 certificate binding
     header = {
         "alg": SERVICE_TOKEN_ALG,
         "enc": SERVICE_TOKEN_ENC,
@@ -361,4 +369,5 @@ class ServiceTokenDecryptor:
             jti=jti,
             generation=gen,
             kid=kid,
+            cert_thumbprint=read_cnf(claims),
         )

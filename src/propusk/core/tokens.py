@@ -18,6 +18,7 @@ from joserfc.jwk import RSAKey
 from joserfc.jws import extract_compact
 from joserfc.jwt import JWTClaimsRegistry
 
+from propusk.core.cnf import read_cnf
 from propusk.core.errors import InvalidToken, TokenExpired
 from propusk.core.principals import Principal
 
@@ -54,6 +55,8 @@ class AccessClaims:
     jti: str
     kid: str
     extra: Mapping[str, Any]
+    cert_thumbprint: str | None = None
+    """RFC 8705 ``cnf.x5t#S256``: the certificate the token is bound to (None: unbound)."""
 
     def principal(self) -> Principal:
         """The account Principal these verified claims describe (authenticated by Bearer)."""
@@ -61,6 +64,7 @@ class AccessClaims:
             subject=self.subject,
             method="bearer",
             roles=frozenset(self.roles),
+            cert_thumbprint=self.cert_thumbprint,
             token_id=self.jti,
             expires_at=self.expires_at,
         )
@@ -166,4 +170,5 @@ def _read_claims(claims: Mapping[str, Any], kid: str) -> AccessClaims:
         jti=str(claims["jti"]),
         kid=kid,
         extra={k: v for k, v in claims.items() if k not in known},
+        cert_thumbprint=read_cnf(claims),
     )

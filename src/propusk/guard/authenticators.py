@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 from joserfc.errors import JoseError
@@ -35,6 +35,7 @@ __all__ = [
     "PublicTokenAuthenticator",
     "RequestView",
     "TokenVerifier",
+    "WantsBody",
 ]
 
 
@@ -48,12 +49,25 @@ class RequestView:
     client: str | None = None
     body: bytes | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    # The raw query string (no "?", still percent-encoded) and the URI scheme the request
+    # arrived with: what RFC 9421 signatures cover as @target-uri, @query and @scheme.
+    query: str = ""
+    scheme: str = "http"
 
 
 class Authenticator(Protocol):
     name: str
 
     async def authenticate(self, request: RequestView) -> Principal | None: ...
+
+
+@runtime_checkable
+class WantsBody(Protocol):
+    """An authenticator that needs the request body (signed requests): when it says True,
+    the guard reads the body (up to its cap), sets ``RequestView.body`` and replays exactly
+    the same bytes to the application."""
+
+    def wants_body(self, request: RequestView) -> bool: ...
 
 
 class TokenVerifier(Protocol):

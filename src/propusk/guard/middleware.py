@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,6 +27,18 @@ from propusk.core.errors import PropuskError
 from propusk.core.policy import Decision, authorize
 from propusk.core.principals import Principal
 from propusk.guard.authenticators import Authenticator, RequestView
+from propusk.guard.body import (
+    DEFAULT_MAX_BODY_BYTES,
+    ClientGone,
+    body_readers,
+    error_format,
+    read_body,
+    replaying,
+    signing_send,
+    wants_body,
+)
+from propusk.guard.client_certs import TLS_CLIENT_CERT, tls_client_cert
+from propusk.guard.signatures import ERROR_FORMAT, QIWI_XML, ResponseSigner, qiwi_error
 from propusk.guard.waves import WavesApiError
 
 __all__ = [
@@ -76,11 +89,16 @@ def request_view(scope: Scope) -> RequestView:
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else scope["path"]
     client = scope.get("client")
+    # Transport facts: the peer certificate the server verified itself (direct TLS).
+    peer_cert = tls_client_cert(scope)
     return RequestView(
         method=request_method(scope),
         path=path,
         headers=headers,
         client=client[0] if client else None,
+        extra={TLS_CLIENT_CERT: peer_cert} if peer_cert is not None else {},
+        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
     )
 
 
@@ -162,19 +180,35 @@ class PropuskGuard:
         *,
         catalog: MethodCatalog,
         authenticators: Sequence[Authenticator],
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        response_signer: ResponseSigner | None = None,
+        qiwi_http_200: bool = False,
     ) -> None:
         self.app = app
         self.catalog = catalog
         self.authenticators = tuple(authenticators)
+        # Signed requests (guard/signatures.py): the body cap, checked before hashing; the
+        # key that signs responses (None: unsigned); HTTP 200 for XML-envelope refusals.
+        self.max_body_bytes = max_body_bytes
+        self._body_readers = body_readers(self.authenticators)
+        self.response_signer = response_signer
+        self.qiwi_http_200 = qiwi_http_200
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan: nothing to authorize
             return
+        if self.response_signer is not None and kind == "http":
+            send = signing_send(send, self.response_signer)
+        fmt = "propusk"
         try:
             request = request_view(scope)
+            fmt = error_format(self.catalog, request)
+            request, receive = await self._with_body(scope, request, receive, fmt)
             principal = await authenticate(self.authenticators, request)
+        except ClientGone:
+            return
         except PropuskError as exc:
             log.info(
                 "guard: %s %s refused: %s (%s)",
@@ -183,19 +217,42 @@ class PropuskGuard:
                 exc.code,
                 exc.detail or "-",
             )
-            await self._deny(scope, send, exc)
+            await self._deny(scope, send, exc, fmt)
             return
         decision = authorize(principal, request.method, request.path, self.catalog)
         if not decision.allowed:
             log.info("guard: %s %s denied: %s", request.method, scope["path"], decision.reason)
             error = denial_error(self.authenticators, request, principal, decision)
-            await self._deny(scope, send, error)
+            await self._deny(scope, send, error, fmt)
             return
         scope[PRINCIPAL_KEY] = principal
         scope[DECISION_KEY] = decision
         await self.app(scope, receive, send)
 
-    async def _deny(self, scope: Scope, send: Send, error: PropuskError) -> None:
+    async def _with_body(
+        self, scope: Scope, request: RequestView, receive: Receive, fmt: str
+    ) -> tuple[RequestView, Receive]:
+        """The view with the route's error format, and the body when an authenticator
+        wants it (read up to the cap; ``receive`` then replays the same bytes)."""
+        request = replace(request, extra={**request.extra, ERROR_FORMAT: fmt})
+        if scope["type"] != "http" or not wants_body(self._body_readers, request):
+            return request, receive
+        length = request.headers.get("content-length")
+        body = await read_body(receive, length, self.max_body_bytes)
+        return replace(request, body=body), replaying(body, receive)
+
+    async def _deny(
+        self, scope: Scope, send: Send, error: PropuskError, fmt: str = "propusk"
+    ) -> None:
+        if scope["type"] == "http" and fmt == QIWI_XML:
+            status, xml = qiwi_error(error, http_200=self.qiwi_http_200)
+            headers = [
+                (b"content-type", b"application/xml; charset=utf-8"),
+                (b"content-length", str(len(xml)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": xml})
+            return
         if scope["type"] == "websocket":
             # Closing before accepting makes the server refuse the handshake (HTTP 403).
             # 1008 is "policy violation" (RFC 6455).

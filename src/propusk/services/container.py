@@ -15,18 +15,29 @@ from propusk.guard.authenticators import (
     BearerAuthenticator,
     PublicTokenAuthenticator,
 )
+from propusk.guard.client_certs import (
+    CertificateBound,
+    CertificateSource,
+    ClientCertificateAuthenticator,
+)
+from propusk.guard.http_signatures import from_settings as http_signatures
+from propusk.guard.signatures import DigitalSignatureAuthenticator, XmlPasswordAuthenticator
 from propusk.guard.waves import WavesApiKeyAuthenticator, configured_hashes
 from propusk.services.accounts import Accounts
 from propusk.services.api_keys import ApiKeys
 from propusk.services.audit import Audit
+from propusk.services.ca import CertificateAuthority
+from propusk.services.certificates import Certificates
 from propusk.services.clock import Clock, SystemClock
 from propusk.services.exchange import Exchange
 from propusk.services.keyring import Keyring, load_master_key
 from propusk.services.mail import Mailer, create_mailer
 from propusk.services.orgs import Orgs
 from propusk.services.passwords import PasswordService
+from propusk.services.response_signing import ResponseSigning
 from propusk.services.service_keys import ServiceKeys
 from propusk.services.sessions import Sessions
+from propusk.services.signing_keys import SigningKeys
 from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
 from propusk.storage.db import Database
@@ -68,6 +79,18 @@ def waves_api_keys(settings: Settings, catalog: MethodCatalog) -> WavesApiKeyAut
     return WavesApiKeyAuthenticator(hashes, catalog, waves_errors=settings.waves_errors)
 
 
+def certificate_source(settings: Settings) -> CertificateSource:
+    """The client-certificate rule from the settings (docs/mtls.md)."""
+    try:
+        return CertificateSource(
+            header=settings.client_cert_header,
+            header_format=settings.client_cert_header_format,
+            trusted_proxies=settings.trusted_proxies,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"trusted_proxies: {exc}") from None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -85,10 +108,17 @@ class Services:
     service_keys: ServiceKeys
     api_keys: ApiKeys
     exchange: Exchange
+    ca: CertificateAuthority
+    certificates: Certificates
+    signing_keys: SigningKeys
+    response_signing: ResponseSigning
     authenticators: list[Authenticator]
+    # Where a request's client certificate comes from (TLS, or a trusted proxy's header).
+    cert_source: CertificateSource
 
     async def close(self) -> None:
         await self.api_keys.close()  # writes the pending lastUsedAt values
+        await self.signing_keys.close()
         await self.cache.close()
         await self.db.dispose()
 
@@ -129,6 +159,10 @@ def build_services(
     exchange = Exchange(db, clock, audit, keyring, cache, settings)
     service_keys.add_listener(exchange.invalidate)
     api_keys = ApiKeys(db, clock, audit, orgs, keyring, catalog, settings)
+    ca = CertificateAuthority(db, clock, audit, keyring, settings)
+    certificates = Certificates(db, clock, audit, orgs, catalog, ca, settings)
+    signing_keys = SigningKeys(db, clock, audit, orgs, catalog, passwords, settings)
+    cert_source = certificate_source(settings)
     return Services(
         settings=settings,
         db=db,
@@ -158,11 +192,25 @@ def build_services(
         service_keys=service_keys,
         api_keys=api_keys,
         exchange=exchange,
+        ca=ca,
+        certificates=certificates,
+        signing_keys=signing_keys,
+        response_signing=ResponseSigning(keyring),
         # The order in which credentials are looked for; each credential kind adds one.
         authenticators=[
-            BearerAuthenticator(sessions),
-            PublicTokenAuthenticator(exchange),
+            # Certificate-bound tokens (RFC 8705) pass only with their certificate.
+            CertificateBound(BearerAuthenticator(sessions), cert_source),
+            CertificateBound(PublicTokenAuthenticator(exchange), cert_source),
             ApiKeyAuthenticator(api_keys),
             waves_api_keys(settings, catalog),
+            # Mutual TLS: the connection's client certificate (docs/mtls.md).
+            ClientCertificateAuthenticator(cert_source, certificates),
+            # RFC 9421 Signature-Input/Signature by a signing key (docs/http-signatures.md).
+            http_signatures(settings, signing_keys, cache, lambda: clock.now().timestamp()),
+            # Body signatures and the XML password last (after client certificates and
+            # RFC 9421): they make the guard read the body (docs/signing-keys.md).
+            DigitalSignatureAuthenticator(signing_keys, cache),
+            XmlPasswordAuthenticator(signing_keys),
         ],
+        cert_source=cert_source,
     )

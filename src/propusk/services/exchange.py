@@ -97,7 +97,17 @@ class Exchange:
 
     # -- the exchange -------------------------------------------------------------------
 
-    async def exchange(self, key_id: str, timestamp: str, signature: str, origin: Origin) -> Grant:
+    async def exchange(
+        self,
+        key_id: str,
+        timestamp: str,
+        signature: str,
+        origin: Origin,
+        *,
+        cert_thumbprint: str | None = None,
+    ) -> Grant:
+        """Exchange a signed ``keyId + timestamp`` for a token; with ``cert_thumbprint``
+        the token is bound to that client certificate (RFC 8705)."""
         now = self._clock.now()
         sent = parse_timestamp(timestamp)
         if not within_window(sent, now, self._settings.exchange_window):
@@ -134,6 +144,7 @@ class Exchange:
             jti=str(uuid.uuid4()),
             generation=row.generation,
             iv=secrets.token_bytes(12),
+            cert_thumbprint=cert_thumbprint,
         )
         await self._mark_used(row, now, origin)
         return Grant(token, self._settings.service_token_ttl)

@@ -35,6 +35,7 @@ __all__ = ["ACCESS_SIGNING", "JWE", "Keyring", "load_master_key"]
 ACCESS_SIGNING = "access-signing"
 JWE = "jwe"
 PEPPER = "api-key-pepper"
+RESPONSE_SIGNING = "response-signing"  # RSA key that signs guarded responses (SHA256withRSA)
 RSA_BITS = 2048
 # How often a node re-reads the keyring so it learns of rotations made by another node,
 # and the shortest gap between two re-reads forced by an unknown kid (a cheap DoS guard).
@@ -114,9 +115,19 @@ class Keyring:
         self._private_cache: dict[str, RSAKey] = {}
         self._lock = asyncio.Lock()
         self._jwe_lock = asyncio.Lock()
+        self._response_key: rsa.RSAPrivateKey | None = None
 
     def _context(self, kid: str) -> bytes:
         return f"server-key:{kid}".encode()
+
+    def seal(self, kid: str, plaintext: bytes, nonce: bytes) -> bytes:
+        """Seal key material for a ``server_keys`` row the caller writes itself (in its own
+        unit of work, e.g. together with the CA certificate). Pure: no database access."""
+        return sealing.seal(self._master_key, plaintext, nonce=nonce, context=self._context(kid))
+
+    def unseal(self, kid: str, sealed: bytes) -> bytes:
+        """Open what :meth:`seal` sealed for ``kid``. Pure: no database access."""
+        return sealing.open_(self._master_key, sealed, context=self._context(kid))
 
     async def create_signing_key(self) -> str:
         """Add a new RS256 key and make it the active one; return its kid.
@@ -355,6 +366,53 @@ class Keyring:
                 )
             )
         self._loaded = None
+
+    # -- the response-signing key (docs/signing-keys.md) ------------------------------------
+
+    async def response_signing_key(self) -> rsa.RSAPrivateKey:
+        """The RSA-2048 key that signs guarded responses, made on first use. Every node uses
+        the oldest such key, so nodes that raced to create one agree after the race."""
+        if self._response_key is not None:
+            return self._response_key
+        async with self._jwe_lock:
+            if self._response_key is None:
+                row = await self._oldest(RESPONSE_SIGNING)
+                if row is None:
+                    key = await asyncio.to_thread(rsa.generate_private_key, 65537, RSA_BITS)
+                    kid = f"response-{rsa_kid(key.public_key())}"
+                    sealed = sealing.seal(
+                        self._master_key,
+                        private_key_der(key),
+                        nonce=secrets.token_bytes(sealing.NONCE_BYTES),
+                        context=self._context(kid),
+                    )
+                    async with self._db.session() as session:
+                        session.add(
+                            ServerKey(
+                                kid=kid,
+                                purpose=RESPONSE_SIGNING,
+                                algorithm="SHA256withRSA",
+                                public_der=public_key_der(key.public_key()),
+                                sealed_private=sealed,
+                                created_at=self._clock.now(),
+                            )
+                        )
+                    row = await self._oldest(RESPONSE_SIGNING)
+                assert row is not None
+                der = sealing.open_(
+                    self._master_key, row.sealed_private, context=self._context(row.kid)
+                )
+                self._response_key = load_private_der(der)
+        return self._response_key
+
+    async def _oldest(self, purpose: str) -> ServerKey | None:
+        async with self._db.read() as session:
+            return await session.scalar(
+                select(ServerKey)
+                .where(ServerKey.purpose == purpose)
+                .order_by(ServerKey.created_at, ServerKey.kid)
+                .limit(1)
+            )
 
     def forget(self) -> None:
         """Drop the cached view so the next call re-reads the database."""

@@ -11,6 +11,8 @@ Access rules (one table, applied by :func:`require`):
 | read the audit log         | yes   | yes   | no        | no                   |
 | manage service keys        | yes   | no    | no        | no (all may list)    |
 | manage API keys            | yes   | yes   | no        | no (all may list)    |
+| manage signing keys        | yes   | yes   | no        | no (all may list)    |
+| request / revoke certificates | yes | yes | no        | no (all may list)    |
 
 Only owners grant, change or remove the owner role, and at least one owner always remains.
 Someone who is not a member gets "not found" for everything of the organization, so the
@@ -47,6 +49,8 @@ Action = Literal[
     "read_audit",
     "manage_keys",
     "manage_api_keys",
+    "manage_signing_keys",
+    "manage_certificates",
 ]
 _ALLOWED: dict[Action, frozenset[str]] = {
     "read": frozenset(),  # every member
@@ -58,6 +62,11 @@ _ALLOWED: dict[Action, frozenset[str]] = {
     "manage_keys": frozenset({"owner"}),
     # API keys have no such source rule; owners and admins manage them, as in Kong/Unkey.
     "manage_api_keys": frozenset({"owner", "admin"}),
+    # Signing keys are partners' public keys (nothing secret is issued); owners and admins
+    # onboard partners. Enabling MD5/SHA-1 is the risky part and is audited with a warning.
+    "manage_signing_keys": frozenset({"owner", "admin"}),
+    # Certificate requests: owners and admins submit and revoke; approval is the CA's.
+    "manage_certificates": frozenset({"owner", "admin"}),
 }
 ORG_NOT_FOUND = "No such organization"
 

@@ -3,6 +3,8 @@ and verification of access tokens into a Principal."""
 
 from __future__ import annotations
 
+import hmac
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.config import Settings
+from propusk.core.cnf import CNF_CLAIM, cnf_claim
 from propusk.core.errors import (
     AccountDisabled,
     EmailNotConfirmed,
@@ -34,6 +37,8 @@ from propusk.services.passwords import PasswordService
 from propusk.services.throttle import LoginThrottle
 from propusk.storage.db import Database
 from propusk.storage.models import Account, AccountRole, RefreshToken
+
+log = logging.getLogger("propusk.sessions")
 
 __all__ = ["REFRESH_PREFIX", "Sessions", "TokenPair"]
 
@@ -77,8 +82,14 @@ class Sessions:
         *,
         family_id: str | None = None,
         parent_id: str | None = None,
+        cert_thumbprint: str | None = None,
+        family_binding: str | None = None,
     ) -> TokenPair:
         """Sign an access token with ``key`` and store a new refresh token in ``session``.
+
+        ``cert_thumbprint`` binds the access token to the certificate of this connection;
+        ``family_binding`` is the certificate the refresh-token family is bound to (set at
+        login over mutual TLS and inherited by every rotation).
 
         The caller takes ``key`` from the keyring *before* opening ``session``: a keyring
         reload opens a unit of work of its own, and on SQLite that one would wait for the
@@ -96,6 +107,8 @@ class Sessions:
             issued_at=int(now.timestamp()),
             ttl=self._settings.access_token_ttl,
             jti=str(uuid.uuid4()),
+            # RFC 8705: bound to the client certificate of the login/refresh connection.
+            extra={CNF_CLAIM: cnf_claim(cert_thumbprint)} if cert_thumbprint else None,
         )
         refresh = make_secret(REFRESH_PREFIX, secrets.token_bytes(32))
         session.add(
@@ -107,13 +120,17 @@ class Sessions:
                 digest=digest(refresh),
                 issued_at=now,
                 expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl),
+                cert_thumbprint=family_binding,
             )
         )
         return TokenPair(access, refresh, self._settings.access_token_ttl)
 
-    async def login(self, username: str, password: str, origin: Origin) -> TokenPair:
+    async def login(
+        self, username: str, password: str, origin: Origin, *, cert_thumbprint: str | None = None
+    ) -> TokenPair:
         """Password login. Unknown e-mail and wrong password fail the same way and take
-        the same time (a dummy argon2 verify runs when there is no account)."""
+        the same time (a dummy argon2 verify runs when there is no account). With
+        ``cert_thumbprint`` the access token is bound to that client certificate."""
         try:
             email = normalize_email(username)
         except InvalidRequest:
@@ -161,7 +178,13 @@ class Sessions:
                     .where(Account.id == account.id, Account.password_hash == account.password_hash)
                     .values(password_hash=new_hash, updated_at=self._clock.now())
                 )
-            pair = await self._issue(session, key, account)
+            pair = await self._issue(
+                session,
+                key,
+                account,
+                cert_thumbprint=cert_thumbprint,
+                family_binding=cert_thumbprint,
+            )
             self._audit.add(
                 session,
                 "auth.login",
@@ -184,7 +207,9 @@ class Sessions:
         )
         raise InvalidCredentials()
 
-    async def refresh(self, refresh_token: str, origin: Origin) -> TokenPair:
+    async def refresh(
+        self, refresh_token: str, origin: Origin, *, cert_thumbprint: str | None = None
+    ) -> TokenPair:
         """Rotate a refresh token. A spent token used again after the grace period means it
         leaked: the whole family is revoked and the event is audited."""
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
@@ -196,6 +221,14 @@ class Sessions:
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
             )
             if row is None or row.revoked_at is not None or row.expires_at <= now:
+                raise InvalidToken("The refresh token is invalid")
+            if row.cert_thumbprint is not None and not hmac.compare_digest(
+                row.cert_thumbprint, cert_thumbprint or ""
+            ):
+                # A family bound at login (RFC 8705) refreshes only with the same client
+                # certificate; checked before the token is spent, so a thief holding the
+                # refresh token alone neither gets a pair nor burns the owner's token.
+                log.info("refresh refused: family bound to another client certificate")
                 raise InvalidToken("The refresh token is invalid")
             claimed = await session.execute(
                 update(RefreshToken)
@@ -215,7 +248,13 @@ class Sessions:
                 if account is None or account.status != "active":
                     raise InvalidToken("The refresh token is invalid")
                 pair = await self._issue(
-                    session, key, account, family_id=row.family_id, parent_id=row.id
+                    session,
+                    key,
+                    account,
+                    family_id=row.family_id,
+                    parent_id=row.id,
+                    cert_thumbprint=cert_thumbprint,
+                    family_binding=row.cert_thumbprint,
                 )
                 self._audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
                 return pair

@@ -14,7 +14,9 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,12 +30,16 @@ __all__ = [
     "App",
     "AuditEvent",
     "Base",
+    "CaCertificate",
+    "Certificate",
+    "CertificateRequest",
     "EmailToken",
     "Membership",
     "Organization",
     "RefreshToken",
     "ServerKey",
     "ServiceKey",
+    "SigningKey",
 ]
 
 NAMING = {
@@ -122,6 +128,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # RFC 8705: x5t#S256 of the client certificate the family was issued to over mutual
+    # TLS; a refresh must then present the same certificate.
+    cert_thumbprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class ServerKey(Base):
@@ -168,6 +177,8 @@ class Organization(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by a server admin: the org's owners may approve its own certificate requests.
+    cert_self_service: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Membership(Base):
@@ -248,3 +259,110 @@ class ApiKey(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SigningKey(Base):
+    """A partner's public key for signed requests (spec section 3). ``login`` and
+    ``terminal_id`` identify the partner without naming an organization in the request, so
+    they are unique across the server. Only an argon2id hash of the XML password is kept."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    public_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_type: Mapped[str] = mapped_column(String(16))
+    login: Mapped[str | None] = mapped_column(String(128), unique=True)
+    terminal_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    algorithms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    replay_window: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaCertificate(Base):
+    """The built-in CA: its certificate (and chain above it, for an imported intermediate);
+    the private key is the ``server_keys`` row with the same kid, sealed with the master key.
+    The newest row without ``retired_at`` is the active CA. The CRL is kept here so that every
+    node serves the same one and CRL numbers only grow."""
+
+    __tablename__ = "ca_certificates"
+
+    kid: Mapped[str] = mapped_column(
+        ForeignKey("server_keys.kid", ondelete="RESTRICT"), primary_key=True
+    )
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    chain_pem: Mapped[str] = mapped_column(Text, default="")
+    key_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped in the unit of work of every revocation; a CRL built for an older value is stale.
+    revocations: Mapped[int] = mapped_column(Integer, default=0)
+    crl_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    crl_revocations: Mapped[int] = mapped_column(Integer, default=-1)
+    crl_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    crl_this_update: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    crl_next_update: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CertificateRequest(Base):
+    """A partner's CSR and the scope it asks for, waiting for a CA operator's decision."""
+
+    __tablename__ = "certificate_requests"
+    __table_args__ = (Index("ix_certificate_requests_status_created_at", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    csr_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(2048))
+    key_type: Mapped[str] = mapped_column(String(16))
+    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(36))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(255))
+    certificate_serial: Mapped[str | None] = mapped_column(String(40))
+
+
+class Certificate(Base):
+    """A client certificate the CA issued. ``serial`` is lower-case hex; ``thumbprint`` is
+    RFC 8705 x5t#S256. Revocation is final (``status`` revoked, with an RFC 5280 reason)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (Index("ix_certificates_org_id_status", "org_id", "status"),)
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # No foreign key on purpose: deleting an organization must not delete the record of a
+    # revoked certificate, or it would drop out of the CRL that TLS proxies check.
+    org_id: Mapped[str] = mapped_column(String(36))
+    request_id: Mapped[str | None] = mapped_column(
+        ForeignKey("certificate_requests.id", ondelete="SET NULL")
+    )
+    ca_kid: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(2048))
+    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    thumbprint: Mapped[str] = mapped_column(String(64), unique=True)
+    pem: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

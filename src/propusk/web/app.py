@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,16 +18,19 @@ from propusk.web.api import (
     admin,
     api_keys,
     auth,
+    certificates,
     forward_auth,
     introspect,
     methods,
     orgs,
     public_auth,
     service_keys,
+    signing_keys,
     status,
     users,
     utils_hash,
 )
+from propusk.web.console import install as install_console
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
@@ -50,7 +54,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await resolved.keyring.signing_key()  # fail at start, not at the first login
+        # The CRL is rebuilt in the background after revocations and before nextUpdate.
+        crl = asyncio.create_task(resolved.ca.keep_crl_fresh()) if owned else None
         yield
+        if crl is not None:
+            crl.cancel()
         if owned:
             await resolved.close()
 
@@ -77,6 +85,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         orgs,
         service_keys,
         api_keys,
+        signing_keys,
+        certificates,
         public_auth,
         introspect,
         methods,
@@ -84,9 +94,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(signing_keys.public_router)  # GET /v1/signing/public-key
+    if settings.console:
+        install_console(app)
     if settings.demo_api:
         demo = PropuskGuard(
-            create_demo_app(), catalog=resolved.catalog, authenticators=resolved.authenticators
+            create_demo_app(),
+            catalog=resolved.catalog,
+            authenticators=resolved.authenticators,
+            # Signed requests: body cap, response signatures, XML-envelope status.
+            max_body_bytes=settings.max_signed_body_bytes,
+            response_signer=resolved.response_signing if settings.response_signing else None,
+            qiwi_http_200=settings.qiwi_errors_http_200,
         )
         app.mount("/demo", demo)
     app.add_middleware(

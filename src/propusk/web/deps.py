@@ -12,6 +12,7 @@ from propusk.core.errors import Forbidden, Unauthenticated
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
 from propusk.services.container import Services
+from propusk.web.mtls import check_binding
 
 __all__ = ["AdminPrincipal", "BearerPrincipal", "OriginDep", "ServicesDep", "client_ip"]
 
@@ -59,12 +60,14 @@ OriginDep = Annotated[Origin, Depends(get_origin)]
 
 
 async def get_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated()
-    return await services.sessions.verify_access(credentials.credentials)
+    principal = await services.sessions.verify_access(credentials.credentials)
+    return check_binding(request, principal)  # RFC 8705: a bound token needs its certificate
 
 
 BearerPrincipal = Annotated[Principal, Depends(get_principal)]

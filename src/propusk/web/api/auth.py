@@ -11,6 +11,7 @@ from propusk.core.keys import public_key_spki_b64
 from propusk.services.sessions import TokenPair
 from propusk.web.api.models import Request, Str, TokenResponse
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
+from propusk.web.mtls import CertificateBinding
 
 router = APIRouter(tags=["auth"])
 
@@ -30,8 +31,13 @@ class LoginRequest(Request):
 
 
 @router.post("/v1/auth/login", response_model=TokenResponse)
-async def login(body: LoginRequest, services: ServicesDep, origin: OriginDep) -> Any:
-    return _tokens(await services.sessions.login(body.username, body.password, origin))
+async def login(
+    body: LoginRequest, services: ServicesDep, origin: OriginDep, bound_to: CertificateBinding
+) -> Any:
+    pair = await services.sessions.login(
+        body.username, body.password, origin, cert_thumbprint=bound_to
+    )
+    return _tokens(pair)
 
 
 class ServiceTokenRequest(Request):
@@ -58,8 +64,10 @@ class RefreshRequest(Request):
 
 
 @router.post("/v1/auth/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshRequest, services: ServicesDep, origin: OriginDep) -> Any:
-    return _tokens(await services.sessions.refresh(body.token, origin))
+async def refresh(
+    body: RefreshRequest, services: ServicesDep, origin: OriginDep, bound_to: CertificateBinding
+) -> Any:
+    return _tokens(await services.sessions.refresh(body.token, origin, cert_thumbprint=bound_to))
 
 
 @router.post("/v1/auth/logout")

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from propusk.core.cnf import cnf_claim
 from propusk.core.errors import Forbidden, InvalidRequest, PropuskError
 from propusk.core.principals import Principal
 from propusk.web.deps import BearerPrincipal, ServicesDep
@@ -39,6 +40,9 @@ def _describe(principal: Principal) -> dict[str, Any]:
         )
     else:
         body.update(roles=sorted(principal.roles), scope=" ".join(sorted(principal.roles)))
+    if principal.cert_thumbprint is not None:
+        # RFC 8705 section 3.2: the resource server checks the binding itself.
+        body["cnf"] = cnf_claim(principal.cert_thumbprint)
     return body
 
 

@@ -19,6 +19,7 @@ from propusk.core.errors import InvalidRequest, PropuskError
 from propusk.services.exchange import server_time
 from propusk.web.deps import OriginDep, ServicesDep
 from propusk.web.limits import propusk_error_body
+from propusk.web.mtls import binding_thumbprint
 
 router = APIRouter(tags=["service keys"])
 log = logging.getLogger("propusk.exchange")
@@ -66,7 +67,10 @@ async def exchange(request: Request, services: ServicesDep, origin: OriginDep) -
     now = server_time(services.clock.now())
     try:
         key_id, timestamp, signature = _fields(await request.body())
-        grant = await services.exchange.exchange(key_id, timestamp, signature, origin)
+        bound_to = await binding_thumbprint(request)  # RFC 8705, when enabled
+        grant = await services.exchange.exchange(
+            key_id, timestamp, signature, origin, cert_thumbprint=bound_to
+        )
     except PropuskError as exc:
         if exc.detail:
             log.info("exchange refused: %s (%s)", exc.code, exc.detail)

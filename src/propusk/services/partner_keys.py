@@ -1,0 +1,176 @@
+"""The verifiers' view of signing keys: enabled keys by id, login or terminal id, cached
+per node for ``key_state_ttl`` seconds (forgotten at once on this node when a key changes),
+the XML password check, and ``lastUsedAt`` kept in memory and written in batches.
+
+:class:`~propusk.services.signing_keys.SigningKeys` is this plus the management use cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from propusk.core import digital_sign
+from propusk.core.principals import Principal
+from propusk.services.clock import Clock
+from propusk.services.passwords import PasswordService
+from propusk.storage.db import Database
+from propusk.storage.models import SigningKey
+
+__all__ = ["TERMINAL_ID", "Network", "PartnerDirectory", "PartnerKey"]
+
+log = logging.getLogger("propusk.signing_keys")
+FLUSH_INTERVAL = 30.0
+TERMINAL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class PartnerKey:
+    """An enabled key as verifiers see it (see docs/signing-keys.md)."""
+
+    key_id: str
+    org_id: str
+    name: str
+    public_key: digital_sign.PartnerPublicKey
+    algorithms: frozenset[str]
+    apps: frozenset[str] | None
+    methods: frozenset[str]
+    allowed_networks: tuple[Network, ...]  # empty = any address
+    replay_window: int = 0  # seconds; 0 = no replay protection
+    password_hash: str | None = field(default=None, repr=False, compare=False)
+
+    def principal(self, method: str) -> Principal:
+        return Principal(
+            subject=self.key_id,
+            method=method,
+            kind="signing-key",
+            org_id=self.org_id,
+            methods=self.methods,
+            apps=self.apps,
+        )
+
+    def address_allowed(self, address: str | None) -> bool:
+        if not self.allowed_networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in net for net in self.allowed_networks)
+
+
+class PartnerDirectory:
+    """Lookups for verifiers (see docs/signing-keys.md), with a per-node cache."""
+
+    def __init__(self, db: Database, clock: Clock, passwords: PasswordService, ttl: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._passwords = passwords
+        self._ttl = ttl
+        self._partners: dict[tuple[str, str], tuple[PartnerKey | None, float]] = {}
+        self._used: dict[str, datetime] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    def invalidate(self) -> None:
+        """Forget every cached partner on this node (changes are rare; lookups are by
+        three different names, so dropping all is simpler than tracking each)."""
+        self._partners.clear()
+
+    async def _partner(self, by: str, value: str) -> PartnerKey | None:
+        cached = self._partners.get((by, value))
+        if cached is not None and time.monotonic() - cached[1] < self._ttl:
+            return cached[0]
+        column = {
+            "id": SigningKey.key_id,
+            "login": SigningKey.login,
+            "terminal": SigningKey.terminal_id,
+        }[by]
+        async with self._db.read() as session:
+            row = await session.scalar(select(SigningKey).where(column == value))
+        if row is None:
+            # Unknown names are not cached: a flood of made-up logins must not push out
+            # the partners that exist (each costs one indexed read instead).
+            return None
+        partner = None
+        if row.status == "active":
+            partner = PartnerKey(
+                key_id=row.key_id,
+                org_id=row.org_id,
+                name=row.name,
+                public_key=digital_sign.load_public_der(row.public_der),
+                algorithms=frozenset(row.algorithms),
+                apps=frozenset(row.apps),
+                methods=frozenset(row.methods),
+                allowed_networks=tuple(ipaddress.ip_network(n) for n in row.allowed_ips),
+                replay_window=row.replay_window,
+                password_hash=row.password_hash,
+            )
+        if len(self._partners) >= 100_000:
+            del self._partners[next(iter(self._partners))]
+        self._partners[(by, value)] = (partner, time.monotonic())
+        return partner
+
+    async def partner_by_id(self, key_id: str) -> PartnerKey | None:
+        if len(key_id) > 36:
+            return None
+        return await self._partner("id", key_id)
+
+    async def partner_by_login(self, login: str) -> PartnerKey | None:
+        if not 1 <= len(login) <= 128:
+            return None
+        return await self._partner("login", login)
+
+    async def partner_by_terminal(self, terminal_id: str) -> PartnerKey | None:
+        if TERMINAL_ID.fullmatch(terminal_id) is None:
+            return None
+        return await self._partner("terminal", terminal_id)
+
+    async def check_password(self, partner: object, password: str) -> bool:
+        """argon2id verify of ``partner`` (a PartnerKey or None); for an unknown partner or
+        one without a password, a verify against a dummy hash, so it takes as long."""
+        encoded = partner.password_hash if isinstance(partner, PartnerKey) else None
+        if encoded is None:
+            await self._passwords.dummy_verify(password)
+            return False
+        return await self._passwords.verify(encoded, password)
+
+    async def note_used(self, key_id: str) -> None:
+        self._used[key_id] = self._clock.now()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_INTERVAL)
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write the pending lastUsedAt values in one unit of work."""
+        pending, self._used = self._used, {}
+        if not pending:
+            return 0
+        try:
+            async with self._db.session() as session:
+                for key_id, when in pending.items():
+                    await session.execute(
+                        update(SigningKey)
+                        .where(SigningKey.key_id == key_id)
+                        .values(last_used_at=when)
+                    )
+        except Exception:  # a lost lastUsedAt must not break anything; retried next time
+            log.warning("could not write lastUsedAt for %d signing keys", len(pending))
+            for key_id, when in pending.items():
+                self._used.setdefault(key_id, when)
+        return len(pending)
+
+    async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        await self.flush()
