@@ -75,9 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         "forward_auth_clients", settings.forward_auth_clients
     )
     install_error_handlers(app)
-    # forward-auth first: it is the hottest route, and routes are matched in order.
     routers = (
-        forward_auth,
         status,
         users,
         auth,
@@ -92,12 +90,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         methods,
         utils_hash,
     )
-    for module in routers:
-        app.include_router(module.router)
-    app.include_router(signing_keys.public_router)  # GET /v1/signing/public-key
-    if settings.console:
-        install_console(app)
+    # Routes are tried in order: forward-auth, the hottest route, comes first.
+    app.include_router(forward_auth.router)
     if settings.demo_api:
+        # Second: a guarded API is the other hot path, and every route before a mount is
+        # tried first (with the console that would be some 150 patterns per request).
         demo = PropuskGuard(
             create_demo_app(),
             catalog=resolved.catalog,
@@ -108,6 +105,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             qiwi_http_200=settings.qiwi_errors_http_200,
         )
         app.mount("/demo", demo)
+    for module in routers:
+        app.include_router(module.router)
+    app.include_router(signing_keys.public_router)  # GET /v1/signing/public-key
+    if settings.console:
+        install_console(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
