@@ -124,7 +124,7 @@ class Accounts:
                 )
         except IntegrityError:
             raise Conflict("An account with this e-mail already exists") from None
-        await self._send_confirmation(email, code)
+        await self._send_confirmation(email, code, source)
         return account
 
     async def _new_email_token(self, session: AsyncSession, account_id: str, purpose: str) -> str:
@@ -158,8 +158,17 @@ class Accounts:
         )
         return code
 
-    async def _send_confirmation(self, email: str, code: str) -> None:
-        link = f"{self._settings.effective_public_url}/v1/user/confirm/{code}"
+    def _from_console(self, source: str | None) -> bool:
+        """Mails for what was asked in the web console link to its pages, which take the
+        code in a form (a JSON answer would strand a person there)."""
+        return source == "console" and self._settings.console
+
+    async def _send_confirmation(self, email: str, code: str, source: str | None = None) -> None:
+        base = self._settings.effective_public_url
+        if self._from_console(source):
+            link = f"{base}/console/confirm/{code}"
+        else:
+            link = f"{base}/v1/user/confirm/{code}"
         await self._mailer.send(
             email,
             "Confirm your e-mail address",
@@ -215,10 +224,11 @@ class Accounts:
             if account is None or account.email_confirmed_at is not None:
                 return
             code = await self._new_email_token(session, account.id, "confirm")
+            source = account.source  # a console sign-up gets the console's link again
             self._audit.add(
                 session, "account.confirmation_resent", actor_id=account.id, origin=origin
             )
-        await self._send_confirmation(email, code)
+        await self._send_confirmation(email, code, source)
 
     # -- passwords --------------------------------------------------------------------
 
@@ -243,8 +253,13 @@ class Accounts:
         await self._mailer.send(
             email,
             "Reset your password",
-            "Use this code to set a new password (POST /v1/user/password/reset):\n\n"
-            f"{code}\n\nIt works once and expires in "
+            (
+                "Enter this code on the console's new-password page "
+                f"({self._settings.effective_public_url}/console/password/reset):\n\n"
+                if self._from_console(source)
+                else "Use this code to set a new password (POST /v1/user/password/reset):\n\n"
+            )
+            + f"{code}\n\nIt works once and expires in "
             f"{self._settings.reset_token_ttl // 60} minutes. "
             "If you did not ask for it, ignore this message.\n",
         )

@@ -255,3 +255,32 @@ async def test_the_account_locale_chooses_the_language_at_sign_in(
     await console.sign_in(email)
     page = await console.get("/console/orgs")
     assert '<html lang="ru">' in page.text and "Организации" in page.text
+
+
+async def test_mails_of_console_requests_link_to_the_console(
+    console: Console, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    await console.post(
+        "/console/signup",
+        {"email": "links@example.com", "password": PASSWORD, "repeat": PASSWORD, "locale": "en"},
+    )
+    mail = mailbox.last("links@example.com")
+    code = mail.code(CONFIRM_PREFIX)
+    assert f"/console/confirm/{code}" in mail.body
+    assert "/v1/user/confirm/" not in mail.body
+    # The link opens the form with the code filled in (a GET spends nothing).
+    page = await console.get(f"/console/confirm/{code}")
+    assert page.status_code == 200 and code in page.text
+    await console.post("/console/confirm/resend", {"email": "links@example.com"})
+    assert "/console/confirm/" in mailbox.last("links@example.com").body
+    await console.post(
+        "/console/confirm",
+        {"code": mailbox.last("links@example.com").code(CONFIRM_PREFIX)},
+        page="/console/confirm",
+    )
+    await console.post("/console/password/forgot", {"email": "links@example.com"})
+    assert "/console/password/reset" in mailbox.last("links@example.com").body
+    # Accounts made over the JSON API keep the API's link.
+    r = await client.post("/v1/user", json={"username": "api@example.com", "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    assert "/v1/user/confirm/" in mailbox.last("api@example.com").body
