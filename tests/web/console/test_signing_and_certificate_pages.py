@@ -66,6 +66,29 @@ async def test_paste_a_public_key(owned: Owned) -> None:
     assert "Partner A" in page and "SHA256withRSA" in page and "rsa" in page
 
 
+async def test_login_and_terminal_id_name_the_partner(owned: Owned, services: Services) -> None:
+    base = f"/console/orgs/{owned.org}/signing-keys"
+    fields = {
+        "public_key": public_pem(RSA_KEY),
+        "method": ["payments.topup"],
+        "algorithm": ["SHA256withRSA"],
+        "login": "shop-42",
+        "terminal_id": "12345",
+    }
+    r = await owned.console.post(base, {"name": "Gateway", **fields}, page=base)
+    assert r.status_code == 303
+    page = (await owned.console.get(base)).text
+    assert "shop-42" in page and "12345" in page
+    by_login = await services.signing_keys.partner_by_login("shop-42")
+    by_terminal = await services.signing_keys.partner_by_terminal("12345")
+    assert by_login is not None and by_terminal is not None
+    assert by_login.key_id == by_terminal.key_id
+    # Logins are unique on the server: a second key with the same one is refused, unwritten.
+    await owned.console.post(base, {"name": "Copy", **fields, "terminal_id": ""}, page=base)
+    page = (await owned.console.get(base)).text
+    assert flash_of(page) != "The signing key is added." and "Copy" not in page
+
+
 async def test_upload_a_public_key_file(owned: Owned) -> None:
     base = f"/console/orgs/{owned.org}/signing-keys"
     r = await upload(

@@ -243,6 +243,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "RSA (от 2048 бит), ECDSA P-256 или P-384, либо Ed25519.",
     ),
     "signing.upload": ("…or upload its file", "…или загрузите файл"),
+    "signing.login": ("Partner login (optional)", "Логин партнёра (необязательно)"),
+    "signing.login_hint": (
+        "The value the partner sends in X-Digital-Sign-Login. Unique on this server.",
+        "Значение, которое партнёр передаёт в X-Digital-Sign-Login. Уникально на сервере.",
+    ),
+    "signing.terminal_id": ("Terminal ID (optional)", "ID терминала (необязательно)"),
+    "signing.terminal_id_hint": (
+        "The <terminal-id> of the partner's XML requests. Unique on this server.",
+        "Значение <terminal-id> в XML-запросах партнёра. Уникально на сервере.",
+    ),
     "signing.allowed_ips": ("Allowed addresses (optional)", "Разрешённые адреса (необязательно)"),
     "signing.allowed_ips_hint": (
         "Addresses or networks, separated by spaces; empty: any address.",

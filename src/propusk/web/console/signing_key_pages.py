@@ -80,6 +80,9 @@ async def create_signing_key(
             algorithms=texts(form, "algorithm") or None,
             allow_legacy=form.get("allow_legacy") == "on",
             allowed_ips=networks or None,
+            # How partners of the original XML API name themselves (docs/signing-keys.md).
+            login=text(form, "login", 128) or None,
+            terminal_id=text(form, "terminal_id", 64) or None,
         ),
     )
     # A legacy algorithm enabled on purpose still deserves the service's warning.
