@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from propusk.core.errors import PropuskError
+from propusk.guard.body import ClientGone, read_body, replaying
 
 __all__ = ["BodyLimitMiddleware", "ErrorBody", "propusk_error_body"]
 
@@ -55,52 +58,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit():
-                    await _send_error(
-                        send, self.error_body, scope, 400, "invalid_request", "Bad Content-Length"
-                    )
-                    return
-                if int(value) > self.max_bytes:
-                    await _send_error(
-                        send,
-                        self.error_body,
-                        scope,
-                        413,
-                        "payload_too_large",
-                        "The request body is too large",
-                    )
-                    return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _send_error(
-                    send,
-                    self.error_body,
-                    scope,
-                    413,
-                    "payload_too_large",
-                    "The request body is too large",
-                )
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        length = next(
+            (v.decode("latin-1") for n, v in scope["headers"] if n == b"content-length"), None
+        )
+        try:
+            # The guard's own reader: Content-Length checked first, then the bytes counted.
+            body = await read_body(receive, length, self.max_bytes)
+        except ClientGone:
+            return
+        except PropuskError as exc:  # a bad Content-Length, or too many bytes
+            await _send_error(send, self.error_body, scope, exc.status, exc.code, exc.message)
+            return
+        await self.app(scope, replaying(body, receive), send)
