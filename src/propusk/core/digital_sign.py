@@ -153,6 +153,10 @@ def load_public_pem(text: str) -> PartnerPublicKey:
             "publicKeyPem holds a PRIVATE key: keep it secret and send only the public half"
             " (openssl pkey -in private.key -pubout)"
         )
+    if data.count(b"-----BEGIN") > 1:
+        # load_pem_public_key reads the first block and drops the rest silently: a pasted
+        # pair of keys would register whichever came first without a word.
+        raise InvalidRequest("publicKeyPem must hold exactly one PEM block")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:

@@ -60,7 +60,8 @@ async def read_body(receive: Receive, length: str | None, cap: int) -> bytes:
     """The whole body, at most ``cap`` bytes (PayloadTooLarge beyond); ``length`` is the
     Content-Length header, if any."""
     if length is not None:
-        if not length.strip().isdigit():
+        # isascii too: str.isdigit() is true for "²" (a Latin-1 header byte), int() is not.
+        if not (length.strip().isascii() and length.strip().isdigit()):
             raise InvalidRequest("Bad Content-Length")
         if int(length) > cap:
             raise PayloadTooLarge(detail=f"Content-Length {length} over {cap}")

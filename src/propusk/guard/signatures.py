@@ -229,11 +229,13 @@ class XmlPasswordAuthenticator:
         if not await self._partners.check_password(partner, xml.password):
             raise SignatureRejected(
                 "The terminal or its password is not valid",
-                detail=f"terminal {xml.terminal_id}: unknown or wrong password",
+                # repr: the terminal id is the caller's text (it may hold line breaks
+                # to forge log lines with); the password never appears.
+                detail=f"terminal {xml.terminal_id!r}: unknown or wrong password",
             )
         assert partner is not None
         if not partner.address_allowed(request.client):
-            raise AddressBlocked(detail=f"terminal {xml.terminal_id} from {request.client}")
+            raise AddressBlocked(detail=f"terminal {xml.terminal_id!r} from {request.client}")
         await self._partners.note_used(partner.key_id)
         return partner.principal("password")
 

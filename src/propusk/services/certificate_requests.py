@@ -10,6 +10,7 @@ Who may do what:
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REQUEST_NOT_FOUND = "No such certificate request"
 
 
@@ -356,6 +358,10 @@ class CertificateRequests:
         clean = reason.strip()
         if not 1 <= len(clean) <= 255:
             raise InvalidRequest("reason must be 1 to 255 characters")
+        if _CONTROL.search(clean):
+            # Shown to the partner, written to logs and stored: no line breaks to forge log
+            # lines with, and no NUL, which PostgreSQL refuses in text (a 500, not a 400).
+            raise InvalidRequest("reason must not contain control characters")
         async with self._db.session() as session:
             row = await self._request(session, actor, request_id)
             await self._operator(session, actor, row.org_id)

@@ -137,6 +137,15 @@ def _check_networks(values: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _check_password(value: str | None) -> str | None:
+    """The XML password, or None. It travels in ``<extra name="password">``, where XML 1.0
+    cannot carry control characters (NUL not even as ``&#0;``): a password holding one could
+    never be presented, so it is refused here rather than stored as a dead credential."""
+    if value and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidRequest("password must not contain control characters")
+    return value
+
+
 def _check_window(value: int) -> int:
     if not 0 <= value <= MAX_REPLAY_WINDOW:
         raise InvalidRequest(f"replayWindow must be 0 to {MAX_REPLAY_WINDOW} seconds")
@@ -229,10 +238,11 @@ class SigningKeys(PartnerDirectory):
         terminal = _check_terminal(options.terminal_id) if options.terminal_id else None
         networks = _check_networks(options.allowed_ips or [])
         window = _check_window(options.replay_window or 0)
+        password = _check_password(options.password)
         async with self._db.read() as session:
             await self._orgs.require(session, org_id, actor, MANAGE)
         # argon2 outside the unit of work: it takes tens of milliseconds.
-        hashed = await self._passwords.hash(options.password) if options.password else None
+        hashed = await self._passwords.hash(password) if password else None
         key_id = str(uuid.uuid4())
         now = self._clock.now()
         try:
@@ -330,10 +340,11 @@ class SigningKeys(PartnerDirectory):
         window = _check_window(options.replay_window) if options.replay_window is not None else None
         login = _check_login(options.login) if options.login is not None else None
         terminal = _check_terminal(options.terminal_id) if options.terminal_id else None
+        password = _check_password(options.password)
         async with self._db.read() as session:
             await self._orgs.require(session, org_id, actor, MANAGE)
             await self._row(session, org_id, key_id)
-        hashed = await self._passwords.hash(options.password) if options.password else None
+        hashed = await self._passwords.hash(password) if password else None
         try:
             async with self._db.session() as session:
                 await self._orgs.require(session, org_id, actor, MANAGE)

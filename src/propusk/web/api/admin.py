@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import Field
 
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import AccountId, Request, Str
 from propusk.web.deps import AdminPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -36,7 +36,7 @@ class RolesRequest(Request):
 
 @router.put("/accounts/{account_id}/roles")
 async def set_roles(
-    account_id: Annotated[str, Path(max_length=36)],
+    account_id: AccountId,
     body: RolesRequest,
     admin: AdminPrincipal,
     services: ServicesDep,

@@ -13,15 +13,13 @@ from pydantic import AwareDatetime, Field
 from propusk.core.errors import Unauthenticated
 from propusk.services.api_keys import ApiKeyView, NewApiKey
 from propusk.services.scopes import KeyScope, patched_scope
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import ID_TEXT, Ids, OrgId, Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(tags=["API keys"])
 
 BASE = "/v1/orgs/{org_id}/api-keys"
-OrgId = Annotated[str, Path(max_length=36)]
-KeyId = Annotated[str, Path(max_length=32)]
-Ids = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=1000)]
+ApiKeyId = Annotated[str, Path(max_length=32, pattern=ID_TEXT)]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -84,7 +82,7 @@ async def list_keys(
 
 @router.get(BASE + "/{key_id}")
 async def get_key(
-    org_id: OrgId, key_id: KeyId, principal: BearerPrincipal, services: ServicesDep
+    org_id: OrgId, key_id: ApiKeyId, principal: BearerPrincipal, services: ServicesDep
 ) -> dict[str, Any]:
     return _key(await services.api_keys.get(principal.subject, org_id, key_id))
 
@@ -101,7 +99,7 @@ class UpdateApiKey(Request):
 @router.patch(BASE + "/{key_id}")
 async def update_key(
     org_id: OrgId,
-    key_id: KeyId,
+    key_id: ApiKeyId,
     body: UpdateApiKey,
     principal: BearerPrincipal,
     services: ServicesDep,
@@ -133,7 +131,7 @@ class Reroll(Request):
 @router.post(BASE + "/{key_id}/reroll")
 async def reroll_key(
     org_id: OrgId,
-    key_id: KeyId,
+    key_id: ApiKeyId,
     principal: BearerPrincipal,
     services: ServicesDep,
     origin: OriginDep,
@@ -150,7 +148,7 @@ async def reroll_key(
 @router.post(BASE + "/{key_id}/revoke")
 async def revoke_key(
     org_id: OrgId,
-    key_id: KeyId,
+    key_id: ApiKeyId,
     principal: BearerPrincipal,
     services: ServicesDep,
     origin: OriginDep,
@@ -161,7 +159,7 @@ async def revoke_key(
 @router.delete(BASE + "/{key_id}", status_code=204)
 async def delete_key(
     org_id: OrgId,
-    key_id: KeyId,
+    key_id: ApiKeyId,
     principal: BearerPrincipal,
     services: ServicesDep,
     origin: OriginDep,

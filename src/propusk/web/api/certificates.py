@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cryptography import x509
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, StrictInt, ValidationError
 
 from propusk.core.csr import (
     MAX_CSR_BYTES,
@@ -27,15 +27,13 @@ from propusk.core.csr import (
 from propusk.core.errors import InvalidRequest, NotFound
 from propusk.services.certificates import CertificateView, RequestView
 from propusk.services.scopes import KeyScope
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import ID_TEXT, Ids, OrgId, Request, Str
 from propusk.web.deps import AdminPrincipal, BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(tags=["certificates"])
 
-OrgId = Annotated[str, Path(max_length=36)]
-RequestId = Annotated[str, Path(max_length=36)]
+RequestId = Annotated[str, Path(max_length=36, pattern=ID_TEXT)]
 Serial = Annotated[str, Path(max_length=40, pattern=r"^[0-9a-fA-F]{1,40}$")]
-Ids = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=1000)]
 PEM_TYPE = "application/x-pem-file"
 CHAIN_TYPE = "application/pem-certificate-chain"  # RFC 8555 §9.1
 CRL_TYPE = "application/pkix-crl"  # RFC 2585
@@ -114,7 +112,7 @@ async def crl(
 class CreateRequest(Request):
     csrPem: Annotated[Str, Field(max_length=MAX_CSR_BYTES)]
     appIds: Ids | None = None
-    allApps: bool = False
+    allApps: StrictBool = False
     methods: Ids
 
 
@@ -228,7 +226,8 @@ async def get_request(
 
 class Approve(Request):
     subject: Annotated[Str | None, Field(max_length=2048)] = None
-    days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    # Strict: a string such as "30" in JSON is a client bug, not a number.
+    days: Annotated[StrictInt | None, Field(ge=1, le=3650)] = None
 
 
 class Reject(Request):
@@ -266,7 +265,7 @@ async def reject(
 
 
 class SelfService(Request):
-    enabled: bool
+    enabled: StrictBool  # "yes" must not switch self-service on
 
 
 @router.put("/v1/ca/orgs/{org_id}/self-service", status_code=204, response_class=Response)
@@ -298,6 +297,13 @@ async def list_certificates(
     """Newest first; ``status`` active|revoked|expired, ``expiresBefore`` ISO-8601."""
     if expiresBefore is not None and expiresBefore.tzinfo is None:
         raise InvalidRequest("expiresBefore needs a time zone offset")
+    if expiresBefore is not None:
+        try:
+            # In UTC here: the database layer converts it, and 0001-01-01T00:00+14:00 or
+            # 9999-12-31T23:59-14:00 overflow the datetime range there (a 500, not a 400).
+            expiresBefore = expiresBefore.astimezone(UTC)
+        except OverflowError:
+            raise InvalidRequest("expiresBefore is out of range") from None
     views = await services.certificates.list(
         principal, org_id, status=status, expires_before=expiresBefore, limit=limit, offset=offset
     )

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, Field
 
 from propusk.services.orgs import AppView, MemberView, OrgView
 from propusk.storage.models import AuditEvent
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import AccountId, AppId, OrgId, Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(prefix="/v1/orgs", tags=["organizations"])
 
-OrgId = Annotated[str, Path(max_length=36)]
-AccountId = Annotated[str, Path(max_length=36)]
-AppId = Annotated[str, Path(max_length=36)]
 Name = Annotated[Str, Field(max_length=255)]
 
 

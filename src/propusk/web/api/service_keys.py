@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from propusk.services.scopes import KeyScope, patched_scope
 from propusk.services.service_keys import NewKey, ServiceKeyView
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import Ids, KeyId, OrgId, Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/service-keys", tags=["service keys"])
 
-OrgId = Annotated[str, Path(max_length=36)]
-KeyId = Annotated[str, Path(max_length=64)]
-Ids = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=1000)]
 Pem = Annotated[Str, Field(max_length=16384)]
 # The private key is in the answer: no cache may keep a copy.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
-from pydantic import Field
+from fastapi import APIRouter, Response
+from pydantic import Field, StrictBool, StrictInt
 
 from propusk.core.errors import NotFound
 from propusk.services.scopes import KeyScope, patched_scope
 from propusk.services.signing_keys import KeyOptions, SigningKeyView
-from propusk.web.api.models import Request, Str
+from propusk.web.api.models import Ids, KeyId, OrgId, Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/signing-keys", tags=["signing keys"])
 public_router = APIRouter(prefix="/v1/signing", tags=["signing keys"])
 
-OrgId = Annotated[str, Path(max_length=36)]
-KeyId = Annotated[str, Path(max_length=64)]
-Ids = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=1000)]
 Algs = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=20)]
 Ips = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=100)]
 Pem = Annotated[Str, Field(max_length=16384)]
@@ -27,7 +24,10 @@ Name = Annotated[Str, Field(max_length=255)]
 Login = Annotated[Str, Field(max_length=128)]
 Terminal = Annotated[Str, Field(max_length=64)]
 Password = Annotated[Str, Field(max_length=1024)]
-Window = Annotated[int, Field(ge=0, le=86400)]
+# Strict: "yes" or "60" in JSON is a client bug, not a flag or a number (allowLegacy-
+# Algorithms must never be switched on by a string that merely looks true).
+Window = Annotated[StrictInt, Field(ge=0, le=86400)]
+Flag = StrictBool
 
 
 def _key(v: SigningKeyView) -> dict[str, Any]:
@@ -61,9 +61,9 @@ class CreateKey(Request):
     terminalId: Terminal | None = None
     algorithms: Algs | None = None
     # MD5withRSA / SHA1withRSA are refused unless this is true (audited with a warning).
-    allowLegacyAlgorithms: bool = False
+    allowLegacyAlgorithms: Flag = False
     appIds: Ids | None = None
-    allApps: bool = False
+    allApps: Flag = False
     methods: Ids
     allowedIps: Ips | None = None
     password: Password | None = None
@@ -120,13 +120,13 @@ class UpdateKey(Request):
     login: Login | None = None
     terminalId: Terminal | None = None
     algorithms: Algs | None = None
-    allowLegacyAlgorithms: bool = False
+    allowLegacyAlgorithms: Flag = False
     appIds: Ids | None = None
-    allApps: bool | None = None
+    allApps: Flag | None = None
     methods: Ids | None = None
     allowedIps: Ips | None = None
     password: Password | None = None
-    removePassword: bool = False
+    removePassword: Flag = False
     replayWindow: Window | None = None
 
 
