@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import http_sf
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -548,6 +549,7 @@ def test_fast_path_and_full_parser_agree(
             return exc.detail
 
     fast = outcome()
+    monkeypatch.setattr(fields_module, "_fast_parse", lambda *args: None)
     monkeypatch.setattr(fields_module, "_fast_input", lambda value: None)
     monkeypatch.setattr(fields_module, "fast_byte_sequence", lambda value: None)
     assert outcome() == fast
@@ -556,3 +558,62 @@ def test_fast_path_and_full_parser_agree(
 def test_the_fast_path_is_taken_for_what_clients_send() -> None:
     assert fields_module._fast_input(GOOD_INPUT) is not None
     assert fields_module.fast_byte_sequence(GOOD_SIG) is not None
+    fast = fields_module._fast_parse(GOOD_INPUT, GOOD_SIG, SignaturePolicy())
+    assert fast == parse_signature(GOOD_INPUT, GOOD_SIG)
+    assert fast is not None and fast.components == ("@method", "@target-uri", "content-digest")
+    assert fast.params == {"created": 1800000000, "keyid": "k", "alg": "ed25519", "nonce": "abc"}
+
+
+@pytest.mark.parametrize(
+    ("value", "fast"),
+    [
+        ("sig1=:QUJD:", True),
+        ("sha-256=:QQ==:", True),
+        ("a.b*_-=:QUI=:", True),
+        ("k=::", True),
+        (" \tk=:QR==: ", True),  # non-zero pad bits: both decoders accept them
+        ("k=:QQ=:", False),
+        ("k=:QQ:", False),
+        ("k=:Q===:", False),
+        ("k=:=QQ=:", False),
+        ("k=:QQ==QQ==:", False),
+        ("k=:QUJD\n:", False),
+        ("k=:QU D:", False),
+        ("k=:Q:JD:", False),
+        ("k=:QUJDé:", False),
+        ("K=:QUJD:", False),
+        ("1k=:QUJD:", False),
+        ("k=:QUJD:;p=1", False),
+        ("k=:QUJD:, j=:QUJD:", False),
+        ("k=:QUJD", False),
+        ("k:QUJD:", False),
+        ("", False),
+    ],
+)
+def test_fast_byte_sequence_only_takes_what_the_full_parser_reads_alike(
+    value: str, fast: bool
+) -> None:
+    """Split by hand and strictly decoded, the fast path keeps to canonical one-member
+    byte sequences, and reads them as the RFC 8941 parser does."""
+    result = fields_module.fast_byte_sequence(value)
+    assert (result is not None) == fast
+    if result is not None:
+        # RFC 9110 trims a field value's surrounding whitespace (SP and HTAB) before parsing
+        parsed = http_sf.parse(value.strip(" \t").encode(), tltype="dictionary")
+        assert parsed == {result[0]: (result[1], {})}
+
+
+def test_component_lists_are_checked_once_and_refusals_are_not_remembered() -> None:
+    twice = 'sig1=("@method" "@method");created=1800000000'
+    for _ in range(2):
+        with refused("covered twice"):
+            parse_signature(twice, GOOD_SIG)
+    assert '"@method" "@method"' not in fields_module._COMPONENTS
+    assert parse_signature(GOOD_INPUT, GOOD_SIG) == parse_signature(GOOD_INPUT, GOOD_SIG)
+    for i in range(fields_module._MAX_COMPONENT_LISTS + 10):  # bounded, whatever is sent
+        parse_signature(f'sig1=("@method" "x-{i}");created=1', GOOD_SIG)
+    assert len(fields_module._COMPONENTS) <= fields_module._MAX_COMPONENT_LISTS
+    too_many = "sig1=(" + " ".join(f'"h{i}"' for i in range(5)) + ");created=1"
+    parse_signature(too_many, GOOD_SIG)  # remembered under the default limit of 32 ...
+    with refused("too many"):  # ... yet checked against each policy
+        parse_signature(too_many, GOOD_SIG, SignaturePolicy(max_components=4))

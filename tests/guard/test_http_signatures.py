@@ -27,7 +27,7 @@ from propusk.guard.middleware import PRINCIPAL_KEY, PropuskGuard
 from propusk.services.container import Services
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import owner_with_org
-from tests.web.signing_key_helpers import PARTNER, new_signing_key, public_pem
+from tests.web.signing_key_helpers import KEYS, PARTNER, new_signing_key, public_pem
 
 
 @dataclass
@@ -160,6 +160,24 @@ async def test_accepted_request_reaches_the_app_with_the_same_bytes(g: Guarded) 
     assert received == body
     assert principal.method == "http-signature" and principal.kind == "signing-key"
     assert principal.subject == g.partner.key_id
+
+
+async def test_a_keys_principal_is_built_once_and_follows_a_change_of_the_key(
+    g: Guarded, client: httpx.AsyncClient
+) -> None:
+    """While the key's record is cached every request gets the same (frozen) Principal;
+    a change of the key drops the record, and the next Principal has the new scope."""
+    for _ in range(2):
+        assert (await g.http.send(signed_request(g))).status_code == 200
+    (_, _, first), (_, _, second) = g.app.calls
+    assert first is second
+    assert first.methods == {"reviews.reply", "reviews.read", "payments.topup"}
+    assert first.apps == {g.partner.app} and first.org_id == g.partner.org
+    path = f"{KEYS.format(org=g.partner.org)}/{g.partner.key_id}"
+    r = await client.patch(path, json={"methods": ["reviews.read"]}, headers=g.partner.owner)
+    assert r.status_code == 200, r.text
+    r = await g.http.send(signed_request(g))
+    assert r.status_code == 403, r.text  # reviews.reply is no longer the key's
 
 
 def _strip(request: httpx.Request, name: str) -> httpx.Request:

@@ -77,6 +77,7 @@ DEFAULT_PORTS = {"http": "80", "https": "443"}
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)  # RFC 9421 section 3.3.1
 _P256 = ec.ECDSA(hashes.SHA256())
 _PKCS1 = padding.PKCS1v15()
+_DEFAULT_POLICY = SignaturePolicy()
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ class HttpMessage:
     target_uri: str
     headers: Mapping[str, str]
     status: int | None = None
+
+    def __init__(
+        self, method: str, target_uri: str, headers: Mapping[str, str], status: int | None = None
+    ) -> None:
+        # One per request: see UnverifiedSignature.__init__ (still frozen afterwards).
+        self.__dict__.update(method=method, target_uri=target_uri, headers=headers, status=status)
 
     def derived(self, name: str) -> str:
         """The value of a derived component (RFC 9421 section 2.2)."""
@@ -131,6 +138,29 @@ class VerifiedSignature:
     expires: int | None
     nonce: str | None
     digest: str | None  # the Content-Digest algorithm checked against the body, if covered
+
+    def __init__(
+        self,
+        label: str,
+        keyid: str | None,
+        alg: str,
+        components: tuple[str, ...],
+        created: int,
+        expires: int | None,
+        nonce: str | None,
+        digest: str | None,
+    ) -> None:
+        # One per request: see UnverifiedSignature.__init__ (still frozen afterwards).
+        self.__dict__.update(
+            label=label,
+            keyid=keyid,
+            alg=alg,
+            components=components,
+            created=created,
+            expires=expires,
+            nonce=nonce,
+            digest=digest,
+        )
 
 
 def _field_value(message: HttpMessage, name: str) -> str:
@@ -249,40 +279,43 @@ def verify_signature(
     policy: SignaturePolicy | None = None,
 ) -> VerifiedSignature:
     """Apply ``policy`` and check ``sig`` over ``message`` (and ``body``) with ``key``."""
-    policy = policy or SignaturePolicy()
+    policy = policy or _DEFAULT_POLICY
     if alg not in ALGORITHMS:
         raise HttpSignatureError(detail=f"algorithm {alg!r} is not supported")
-    if sig.alg is not None and sig.alg != alg:
+    params = sig.params
+    declared = params.get("alg")
+    if isinstance(declared, str) and declared != alg:
         raise HttpSignatureError(detail="the alg parameter does not match the algorithm")
     _check_params(sig, now, policy)
-    covered = set(sig.components)
+    components = sig.components  # a short tuple: membership tests beat building a set
     for group in policy.required:
-        if not covered & group:
+        if group.isdisjoint(components):
             raise HttpSignatureError(detail=f"required component {'|'.join(sorted(group))}")
+    covers_digest = "content-digest" in components
     has_body = bool(body) or "content-digest" in message.headers
-    if policy.require_body_digest and has_body and "content-digest" not in covered:
+    if policy.require_body_digest and not covers_digest and has_body:
         raise HttpSignatureError(detail="the body is not covered by content-digest")
-    data = signature_base(message, sig.components, sig.signature_params)
+    data = signature_base(message, components, sig.signature_params)
     try:
         verify_base(alg, key, sig.signature, data)
     except InvalidSignature:
         raise HttpSignatureError(detail="the signature does not verify") from None
     digest = None
-    if "content-digest" in covered:
+    if covers_digest:
         if body is None:
             raise HttpSignatureError(detail="content-digest covered but the body was not read")
         digest = verify_content_digest(message.headers["content-digest"], body)
-    created = sig.params["created"]
-    expires, nonce = sig.params.get("expires"), sig.params.get("nonce")
+    created = params["created"]
+    keyid, expires, nonce = params.get("keyid"), params.get("expires"), params.get("nonce")
     return VerifiedSignature(
-        label=sig.label,
-        keyid=sig.keyid,
-        alg=alg,
-        components=sig.components,
-        created=created if isinstance(created, int) else 0,
-        expires=expires if isinstance(expires, int) else None,
-        nonce=nonce if isinstance(nonce, str) else None,
-        digest=digest,
+        sig.label,
+        keyid if isinstance(keyid, str) else None,
+        alg,
+        components,
+        created if isinstance(created, int) else 0,
+        expires if isinstance(expires, int) else None,
+        nonce if isinstance(nonce, str) else None,
+        digest,
     )
 
 

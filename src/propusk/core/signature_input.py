@@ -77,6 +77,24 @@ class UnverifiedSignature:
     signature_params: str  # the serialized inner list: the "@signature-params" value
     signature: bytes = field(repr=False)
 
+    def __init__(
+        self,
+        label: str,
+        components: tuple[str, ...],
+        params: Mapping[str, int | str],
+        signature_params: str,
+        signature: bytes,
+    ) -> None:
+        # One per request: filling __dict__ at once costs half of a frozen dataclass's
+        # per-field object.__setattr__ (assignment afterwards is still refused).
+        self.__dict__.update(
+            label=label,
+            components=components,
+            params=params,
+            signature_params=signature_params,
+            signature=signature,
+        )
+
     @property
     def keyid(self) -> str | None:
         value = self.params.get("keyid")
@@ -103,7 +121,7 @@ _INT = r"(?:0|[1-9][0-9]{0,14})"
 _FAST_INPUT = re.compile(
     rf"({_KEY})=(\(((?:{_STR})(?: {_STR})*)?\)((?:;{_KEY}=(?:{_STR}|{_INT}))*))"
 )
-_FAST_BYTES = re.compile(rf"({_KEY})=:([A-Za-z0-9+/]*={{0,2}}):")
+_KEY_ONLY = re.compile(_KEY)
 _ITEM = re.compile(_STR)
 _PARAM = re.compile(rf";({_KEY})=({_STR}|{_INT})")
 Parsed = dict[str, tuple[Any, dict[str, Any]]]
@@ -129,12 +147,18 @@ def _fast_input(value: str) -> tuple[Parsed, str] | None:
 
 def fast_byte_sequence(value: str) -> tuple[str, bytes] | None:
     """``key=:base64:`` (one dictionary member, canonical padded Base64), or None."""
-    match = _FAST_BYTES.fullmatch(value.strip(" \t"))
-    if match is None or len(match.group(2)) % 4:
+    # Split by hand rather than scan the Base64 with a regex: a key has no "=", and the
+    # strict decoder refuses anything but the alphabet and trailing padding (":" included),
+    # so this accepts exactly what ``key=:[A-Za-z0-9+/]*={0,2}:`` with length % 4 == 0 does.
+    key, sep, rest = value.strip(" \t").partition("=:")
+    if not sep or rest[-1:] != ":" or _KEY_ONLY.fullmatch(key) is None:
+        return None
+    encoded = rest[:-1]
+    if len(encoded) % 4:
         return None
     try:
-        return match.group(1), binascii.a2b_base64(match.group(2), strict_mode=True)
-    except binascii.Error:
+        return key, binascii.a2b_base64(encoded, strict_mode=True)
+    except ValueError:  # binascii.Error, or non-ASCII text
         return None
 
 
@@ -163,11 +187,82 @@ def _fields(signature_input: str, signature: str, limit: int) -> tuple[Parsed, P
     return inputs, _dictionary("Signature", signature), None
 
 
+# Validated component tuples by their inner-list text: a client covers the same components
+# on every request, so the per-name checks run once per distinct list. Only lists that pass
+# are kept, and the table is bounded (cleared when full) so odd input cannot grow it.
+_COMPONENTS: dict[str, tuple[str, ...]] = {}
+_MAX_COMPONENT_LISTS = 1024
+_STR_PARAMS = frozenset(key for key, kind in PARAMETERS.items() if kind is str)
+_INT_PARAMS = frozenset(key for key, kind in PARAMETERS.items() if kind is int)
+_DEFAULT_POLICY = SignaturePolicy()
+
+
+def _checked_components(items: str | None) -> tuple[str, ...] | None:
+    """The fast-path inner list's names if each passes the checks of
+    :func:`parse_signature`, else None (the full path then names the fault)."""
+    # _FAST_INPUT's strings hold no '"', so '" "' separates them exactly.
+    names = items[1:-1].split('" "') if items else []
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            return None
+        if name.startswith("@"):
+            if name not in DERIVED_COMPONENTS:
+                return None
+        elif not FIELD_NAME.fullmatch(name):
+            return None
+    return tuple(names)
+
+
+def _fast_parse(
+    signature_input: str, signature: str, policy: SignaturePolicy
+) -> UnverifiedSignature | None:
+    """The usual request (one signature in the simple subset, nothing refused) read in one
+    pass; None whenever anything is off, so the full path raises its precise error."""
+    match = _FAST_INPUT.fullmatch(signature_input.strip(" \t"))
+    if match is None:
+        return None
+    label, inner, items, params_text = match.groups()
+    if policy.label is not None and label != policy.label:
+        return None
+    fast_sig = fast_byte_sequence(signature)
+    if fast_sig is None or fast_sig[0] != label or not fast_sig[1]:
+        return None
+    key = items or ""
+    components = _COMPONENTS.get(key)
+    if components is None:
+        components = _checked_components(items)
+        if components is None:
+            return None
+        if len(_COMPONENTS) >= _MAX_COMPONENT_LISTS:
+            _COMPONENTS.clear()
+        _COMPONENTS[key] = components
+    if len(components) > policy.max_components:
+        return None
+    params: dict[str, int | str] = {}
+    for name, raw in _PARAM.findall(params_text):
+        if name in params:
+            return None
+        if raw[0] == '"':
+            if name not in _STR_PARAMS:
+                return None
+            params[name] = raw[1:-1]
+        elif name in _INT_PARAMS:
+            params[name] = int(raw)
+        else:
+            return None
+    return UnverifiedSignature(label, components, params, inner, fast_sig[1])
+
+
 def parse_signature(
     signature_input: str, signature: str, policy: SignaturePolicy | None = None
 ) -> UnverifiedSignature:
     """Read ``Signature-Input`` and ``Signature`` into one :class:`UnverifiedSignature`."""
-    policy = policy or SignaturePolicy()
+    policy = policy or _DEFAULT_POLICY
+    limit = policy.max_field_chars
+    if len(signature_input) <= limit and len(signature) <= limit:
+        fast = _fast_parse(signature_input, signature, policy)
+        if fast is not None:
+            return fast
     inputs, signatures, inner = _fields(signature_input, signature, policy.max_field_chars)
     if set(inputs) != set(signatures):
         raise HttpSignatureError(detail="Signature-Input and Signature labels differ")

@@ -84,6 +84,21 @@ def policy_from(
     )
 
 
+_ENABLED: dict[frozenset[str], tuple[str, ...]] = {}
+
+
+def _enabled(algorithms: frozenset[str]) -> tuple[str, ...]:
+    """The RFC 9421 names a key's signing-key algorithms allow (a handful of distinct sets
+    exist, so they are kept rather than rebuilt per request)."""
+    enabled = _ENABLED.get(algorithms)
+    if enabled is None:
+        enabled = tuple(KEY_ALGORITHMS[name] for name in algorithms if name in KEY_ALGORITHMS)
+        if len(_ENABLED) >= 64:
+            _ENABLED.clear()
+        _ENABLED[algorithms] = enabled
+    return enabled
+
+
 def _has_body(request: RequestView) -> bool:
     length = request.headers.get("content-length", "").strip()
     return (
@@ -147,13 +162,13 @@ class HttpMessageSignatureAuthenticator:
         partner = await self._keys.partner_by_id(key_id)
         if partner is None:
             raise HttpSignatureError(detail="unknown or disabled signing key")
-        enabled = [KEY_ALGORITHMS[name] for name in partner.algorithms if name in KEY_ALGORITHMS]
-        alg = choose_algorithm(sig.alg, partner.public_key, enabled)
+        public_key = partner.public_key
+        alg = choose_algorithm(sig.alg, public_key, _enabled(partner.algorithms))
         message = HttpMessage(request.method, self._target_uri(request), request.headers)
         verified = verify_signature(
             sig,
             message,
-            partner.public_key,
+            public_key,
             alg=alg,
             body=request.body,
             now=int(self._clock()),

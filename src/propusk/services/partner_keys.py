@@ -29,6 +29,7 @@ __all__ = ["TERMINAL_ID", "Network", "PartnerDirectory", "PartnerKey"]
 log = logging.getLogger("propusk.signing_keys")
 FLUSH_INTERVAL = 30.0
 TERMINAL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -46,16 +47,24 @@ class PartnerKey:
     allowed_networks: tuple[Network, ...]  # empty = any address
     replay_window: int = 0  # seconds; 0 = no replay protection
     password_hash: str | None = field(default=None, repr=False, compare=False)
+    # Principals by authenticator method: built from the frozen fields above, so one per
+    # method serves every request while this cached key lives (Principal is frozen too).
+    _principals: dict[str, Principal] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def principal(self, method: str) -> Principal:
-        return Principal(
-            subject=self.key_id,
-            method=method,
-            kind="signing-key",
-            org_id=self.org_id,
-            methods=self.methods,
-            apps=self.apps,
-        )
+        principal = self._principals.get(method)
+        if principal is None:
+            principal = self._principals[method] = Principal(
+                subject=self.key_id,
+                method=method,
+                kind="signing-key",
+                org_id=self.org_id,
+                methods=self.methods,
+                apps=self.apps,
+            )
+        return principal
 
     def address_allowed(self, address: str | None) -> bool:
         if not self.allowed_networks:
@@ -119,12 +128,14 @@ class PartnerDirectory:
         return partner
 
     async def partner_by_id(self, key_id: str) -> PartnerKey | None:
-        if len(key_id) > 36:
+        if len(key_id) > 36 or _CONTROL.search(key_id):
             return None
         return await self._partner("id", key_id)
 
     async def partner_by_login(self, login: str) -> PartnerKey | None:
-        if not 1 <= len(login) <= 128:
+        # Registered logins have no control characters; a NUL from a header would also
+        # make PostgreSQL refuse the query (a 500 instead of the 401 it deserves).
+        if not 1 <= len(login) <= 128 or _CONTROL.search(login):
             return None
         return await self._partner("login", login)
 
@@ -165,7 +176,11 @@ class PartnerDirectory:
                         .values(last_used_at=when)
                     )
         except Exception:  # a lost lastUsedAt must not break anything; retried next time
-            log.warning("could not write lastUsedAt for %d signing keys", len(pending))
+            # With the traceback: a broad except must not hide a bug (only key ids and
+            # times are in these statements, nothing secret).
+            log.warning(
+                "could not write lastUsedAt for %d signing keys", len(pending), exc_info=True
+            )
             for key_id, when in pending.items():
                 self._used.setdefault(key_id, when)
         return len(pending)
