@@ -7,6 +7,7 @@ Screenshots of the main pages (desktop 1280 px and phone 390 px) go to build/scr
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,11 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from propusk.services.accounts import CONFIRM_PREFIX
 from tests.helpers import PASSWORD
-from tests.integration.servers import need, propusk_server
+from tests.integration.servers import BIN, need, propusk_env, propusk_server
 from tests.support import Mailbox
 from tests.web.service_key_helpers import load_private, sign, timestamp
 
@@ -35,6 +40,7 @@ class World:
     url: str
     mailbox: Mailbox
     browser: Browser
+    data: Path  # the server's data directory, for the CLI
 
     def page(self, viewport: dict[str, int] = DESKTOP) -> Page:
         context = self.browser.new_context(
@@ -56,7 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         with propusk_server(tmp, **smtp) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium)
-            yield World(url, box, browser)
+            yield World(url, box, browser, tmp / "data")
             browser.close()
     finally:
         box.stop()
@@ -288,4 +294,39 @@ def test_russian_pages_at_phone_width_and_the_keyboard(world: World) -> None:
     expect(page.get_by_role("link", name="Перейти к содержимому")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
+    page.context.close()
+
+
+def test_a_server_admin_decides_requests_in_the_ca_queue(world: World) -> None:
+    admin = "browser-ca-admin@example.com"
+    env = propusk_env(world.data)
+    for args in (["ca", "init"], ["admin", "create", "--email", admin, "--password", PASSWORD]):
+        done = subprocess.run(
+            [str(BIN / "propusk"), *args], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    owner = _api_account(world.url, world.mailbox, "browser-csr-owner@example.com")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "browser-gateway")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    with httpx.Client(base_url=world.url, headers=owner, timeout=10) as http:
+        org = http.post("/v1/orgs", json={"name": "Partner Co", "kind": "company"}).json()["id"]
+        app = http.post(f"/v1/orgs/{org}/apps", json={"name": "Shop"}).json()["id"]
+        r = http.post(
+            f"/v1/orgs/{org}/certificate-requests",
+            params={"appIds": app, "methods": "reviews.read"},
+            content=csr.public_bytes(serialization.Encoding.PEM),
+            headers={"Content-Type": "application/pkcs10"},
+        )
+        assert r.status_code == 201, r.text
+    page = world.page()
+    page.goto(f"{world.url}/console/login")
+    sign_in(page, admin)
+    page.get_by_role("link", name="CA requests").click()
+    row = page.locator("#ca-requests-table tbody tr", has_text="browser-gateway")
+    expect(row).to_contain_text("Partner Co")
+    shot(page, "ca-requests")
+    row.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_have_text("The certificate is issued.")
+    expect(page.get_by_text("No requests are waiting.")).to_be_visible()
     page.context.close()

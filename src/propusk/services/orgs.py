@@ -22,6 +22,7 @@ answer never reveals that it exists.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -33,12 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propusk.config import Settings
 from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from propusk.core.identifiers import check_name, normalize_email
+from propusk.core.principals import Principal
 from propusk.services.audit import Audit, Origin
 from propusk.services.clock import Clock
 from propusk.storage.db import Database
 from propusk.storage.models import Account, App, AuditEvent, Membership, Organization
 
-__all__ = ["BASE_ROLES", "AppView", "MemberView", "OrgView", "Orgs"]
+__all__ = ["BASE_ROLES", "AppView", "MemberView", "OrgView", "Orgs", "role_may"]
 
 BASE_ROLES = ("owner", "admin", "developer", "viewer")
 Action = Literal[
@@ -69,6 +71,13 @@ _ALLOWED: dict[Action, frozenset[str]] = {
     "manage_certificates": frozenset({"owner", "admin"}),
 }
 ORG_NOT_FOUND = "No such organization"
+
+
+def role_may(role: str, action: Action) -> bool:
+    """Whether an org member with ``role`` may do ``action`` (the table above); the console
+    asks this to decide which controls to show, so it cannot drift from :meth:`Orgs.require`."""
+    allowed = _ALLOWED[action]
+    return not allowed or role in allowed
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,19 @@ class Orgs:
         self._clock = clock
         self._audit = audit
         self.roles = (*BASE_ROLES, *settings.org_roles_extra)
+
+    async def names(self, actor: Principal, org_ids: Collection[str]) -> dict[str, str]:
+        """The names of ``org_ids`` (missing ones left out), for server admins only: the CA
+        operator's queue names the organizations whose requests it lists."""
+        if not actor.has_role("admin"):
+            raise Forbidden("This requires the admin role")
+        if not org_ids:
+            return {}
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(Organization.id, Organization.name).where(Organization.id.in_(set(org_ids)))
+            )
+            return {org_id: name for org_id, name in rows}
 
     async def role_of(self, session: AsyncSession, org_id: str, account_id: str) -> str | None:
         return await session.scalar(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+import pytest
 from fastapi import FastAPI
 
 from propusk.services.container import Services
@@ -135,3 +136,21 @@ async def test_a_form_with_too_many_fields_is_an_html_error(owned: Owned) -> Non
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/orgs/%00/apps",
+        "/console/orgs/{org}/service-keys/%00/rotate",
+        "/console/orgs/{org}/members/a%0Ab/remove",
+    ],
+)
+async def test_control_characters_in_path_ids_are_refused(owned: Owned, path: str) -> None:
+    url = path.format(org=owned.org)
+    r = (
+        await owned.console.http.get(url)
+        if "/apps" in url
+        else await owned.console.post(url, page=f"/console/orgs/{owned.org}/service-keys")
+    )
+    assert 400 <= r.status_code < 500, (url, r.status_code)

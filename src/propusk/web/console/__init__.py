@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from propusk.web.console import (
     api_key_pages,
     auth_pages,
+    ca_pages,
     certificate_pages,
     key_pages,
     org_pages,
@@ -25,6 +26,7 @@ ROUTERS = (
     api_key_pages.router,
     signing_key_pages.router,
     certificate_pages.router,
+    ca_pages.router,
 )
 
 

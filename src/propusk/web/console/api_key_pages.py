@@ -6,20 +6,17 @@ keeps a peppered digest, so no page could show it again.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from propusk.services.api_keys import NewApiKey
+from propusk.web.api.models import KeyId
 from propusk.web.console.key_pages import method_groups, scope_from
 from propusk.web.console.org_pages import OrgContext, OrgDep, app_names
 from propusk.web.console.render import ConsoleError, ConsoleRoute, FormDep, page, redirect, text
 from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
-
-KeyId = Annotated[str, Path(max_length=64)]
 
 
 def _secret(request: Request, ctx: OrgContext, new: NewApiKey, rerolled: bool) -> Response:

@@ -18,6 +18,7 @@ from propusk.core.errors import InvalidRequest, NotFound
 from propusk.core.pki import REASONS
 from propusk.core.principals import Principal
 from propusk.web.api.certificates import CHAIN_TYPE, PEM_TYPE, _csr_from_body
+from propusk.web.api.models import ID_TEXT
 from propusk.web.console.key_pages import method_groups, scope_from
 from propusk.web.console.org_pages import OrgContext, OrgDep, app_names
 from propusk.web.console.render import ConsoleRoute, FormDep, page, redirect, text
@@ -25,7 +26,7 @@ from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
-RequestId = Annotated[str, Path(max_length=36)]
+RequestId = Annotated[str, Path(max_length=36, pattern=ID_TEXT)]
 Serial = Annotated[str, Path(max_length=64, pattern="^[0-9a-fA-F]{1,64}$")]
 
 

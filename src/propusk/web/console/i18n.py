@@ -326,6 +326,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flash.key_deleted": ("The key is deleted.", "Ключ удалён."),
     "flash.api_key_revoked": ("The API key is revoked.", "API-ключ отозван."),
     "flash.signing_key_added": ("The signing key is added.", "Ключ подписи добавлен."),
+    # the CA operator's queue (server admins)
+    "nav.ca_requests": ("CA requests", "Запросы к УЦ"),
+    "ca.title": ("Pending certificate requests", "Запросы на сертификат, ждущие решения"),
+    "ca.intro": (
+        "Requests of every organization, waiting for a CA operator. Approving issues the "
+        "certificate for the requested scope; a rejection's reason is shown to the requester.",
+        "Запросы всех организаций, ждущие решения оператора УЦ. Одобрение выпускает "
+        "сертификат на запрошенную область; причину отказа увидит тот, кто отправил запрос.",
+    ),
+    "ca.app_ids": ("App IDs", "ID приложений"),
+    "ca.none": ("No requests are waiting.", "Нет запросов, ждущих решения."),
     "flash.csr_submitted": (
         "The request is submitted; a CA operator decides it.",
         "Запрос отправлен; решение примет оператор УЦ.",

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import InvalidRequest
+from propusk.services.orgs import Action
 from propusk.services.scopes import KeyScope
 from propusk.services.service_keys import NewKey
+from propusk.web.api.models import KeyId
 from propusk.web.console.org_pages import OrgContext, OrgDep, app_names
 from propusk.web.console.render import (
     ConsoleError,
@@ -32,8 +34,6 @@ from propusk.web.console.render import (
 from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
-
-KeyId = Annotated[str, Path(max_length=64)]
 
 
 def scope_from(form: FormData) -> KeyScope:
@@ -52,7 +52,7 @@ def method_groups(catalog: MethodCatalog) -> dict[str, list[tuple[str, str]]]:
     return groups
 
 
-def _need(ctx: OrgContext, action: str) -> None:
+def _need(ctx: OrgContext, action: Action) -> None:
     # The service refuses these too; this only spares the person a form they cannot use.
     if not ctx.can(action):
         raise ConsoleError(403, "error.forbidden")

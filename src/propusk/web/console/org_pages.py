@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from propusk.core.errors import InvalidRequest, NotFound
-from propusk.services.orgs import ORG_NOT_FOUND, AppView, OrgView
+from propusk.services.orgs import ORG_NOT_FOUND, Action, AppView, OrgView, role_may
+from propusk.web.api.models import AccountId as MemberId
+from propusk.web.api.models import AppId, OrgId
 from propusk.web.console.render import (
     ConsoleRoute,
     FormDep,
@@ -24,21 +26,7 @@ from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
-OrgId = Annotated[str, Path(max_length=36)]
-MemberId = Annotated[str, Path(max_length=36)]
-AppId = Annotated[str, Path(max_length=36)]
 AUDIT_PAGE = 50
-# What each role sees as controls; the services refuse the same actions regardless.
-CAN = {
-    "manage_keys": {"owner"},
-    "manage_api_keys": {"owner", "admin"},
-    "write_apps": {"owner", "admin", "developer"},
-    "delete_apps": {"owner", "admin"},
-    "manage_members": {"owner", "admin"},
-    "read_audit": {"owner", "admin"},
-    "manage_signing_keys": {"owner", "admin"},
-    "manage_certificates": {"owner", "admin"},
-}
 
 
 @dataclass(frozen=True)
@@ -50,8 +38,10 @@ class OrgContext:
     org: OrgView
     orgs: list[OrgView]
 
-    def can(self, action: str) -> bool:
-        return self.org.role in CAN[action]
+    def can(self, action: Action) -> bool:
+        """Whether to show the controls for ``action``: the services' own role table
+        decides, so the pages and the refusals cannot drift apart."""
+        return role_may(self.org.role, action)
 
 
 async def _org(org_id: OrgId, session: SignedIn, services: ServicesDep) -> OrgContext:

@@ -7,15 +7,14 @@ behind a warning and an explicit "enable legacy" box; the service refuses them o
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData, UploadFile
 
 from propusk.core import digital_sign
 from propusk.core.errors import InvalidRequest
 from propusk.services.signing_keys import KeyOptions
+from propusk.web.api.models import KeyId
 from propusk.web.console.key_pages import method_groups, scope_from
 from propusk.web.console.org_pages import OrgDep, app_names
 from propusk.web.console.render import ConsoleRoute, FormDep, page, redirect, text, texts
@@ -23,7 +22,6 @@ from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
-KeyId = Annotated[str, Path(max_length=64)]
 MAX_PEM = 16384
 MODERN = tuple(n for n in digital_sign.ALGORITHMS if n not in digital_sign.LEGACY)
 LEGACY = tuple(n for n in digital_sign.ALGORITHMS if n in digital_sign.LEGACY)
