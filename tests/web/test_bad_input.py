@@ -149,6 +149,34 @@ async def test_bad_content_length(client: httpx.AsyncClient) -> None:
     assert messages[0]["status"] == 400
 
 
+async def test_a_content_length_of_thousands_of_digits_is_413(client: httpx.AsyncClient) -> None:
+    # int() refuses more than 4300 digits with a ValueError: that was a 500.
+    messages: list[dict[str, Any]] = []
+    app = client._transport.app  # type: ignore[attr-defined]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/user",
+        "raw_path": b"/v1/user",
+        "query_string": b"",
+        "headers": [(b"content-length", b"9" * 5000)],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("203.0.113.7", 1),
+        "root_path": "",
+    }
+    await app(scope, receive, send)
+    assert messages[0]["status"] == 413
+
+
 @pytest.mark.parametrize(
     "header",
     [

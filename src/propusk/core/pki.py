@@ -7,8 +7,6 @@ keys are parameters, so every output is reproducible in tests.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from propusk.core.cnf import x5t_s256
 from propusk.core.csr import ValidCsr
 from propusk.core.errors import InvalidRequest
 
@@ -309,8 +308,7 @@ def serial_hex(serial: int) -> str:
 
 def thumbprint(certificate: x509.Certificate) -> str:
     """RFC 8705 ``x5t#S256``: base64url (no padding) of SHA-256 over the DER."""
-    digest = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return x5t_s256(certificate.public_bytes(serialization.Encoding.DER))
 
 
 def check_client_certificate(

@@ -193,6 +193,10 @@ class PropuskGuard:
         self._body_readers = body_readers(self.authenticators)
         self.response_signer = response_signer
         self.qiwi_http_200 = qiwi_http_200
+        # Only a catalog with XML-envelope methods needs the route matched for its error
+        # format; otherwise every request would match the catalog twice (here and in
+        # authorize) for an answer known in advance.
+        self._any_xml_api = any(m.errors == QIWI_XML for m in catalog.methods.values())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -204,7 +208,8 @@ class PropuskGuard:
         fmt = "propusk"
         try:
             request = request_view(scope)
-            fmt = error_format(self.catalog, request)
+            if self._any_xml_api:
+                fmt = error_format(self.catalog, request)
             request, receive = await self._with_body(scope, request, receive, fmt)
             principal = await authenticate(self.authenticators, request)
         except ClientGone:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from propusk.core.errors import InvalidRequest
+from propusk.core.identifiers import LOCALES
 from propusk.web.console.render import (
     ConsoleError,
     ConsoleRoute,
@@ -22,7 +23,7 @@ from propusk.web.console.render import (
     redirect,
     text,
 )
-from propusk.web.console.session import LOCALES, sign_in, sign_out
+from propusk.web.console.session import sign_in, sign_out
 from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)

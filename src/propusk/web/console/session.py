@@ -36,6 +36,7 @@ from fastapi import Request, Response
 
 from propusk.core import sealing
 from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.identifiers import LOCALES  # the account locales, one list
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
 from propusk.services.container import Services
@@ -58,20 +59,20 @@ _CONTEXT = b"propusk-console-session:v1"
 _HKDF_INFO = b"propusk console session cookie v1"
 _ENDED = "console-ended"  # cache namespace of signed-out session ids
 _MAX_COOKIE = 4096
-LOCALES = ("en", "ru")
 
 
 @dataclass
 class ConsoleSession:
     """The decoded cookie. ``dirty`` marks it for re-sealing into the response."""
 
-    sid: str
-    csrf: str
+    # repr=False: the CSRF token and the token pair must not reach a log through repr().
+    sid: str = field(repr=False)
+    csrf: str = field(repr=False)
     expires: int
     locale: str = "en"
     account_id: str | None = None
-    access: str | None = None
-    refresh: str | None = None
+    access: str | None = field(default=None, repr=False)
+    refresh: str | None = field(default=None, repr=False)
     flash: tuple[str, str] | None = None
     dirty: bool = False
     email: str | None = field(default=None)
@@ -119,9 +120,18 @@ def _fresh(services: Services, locale: str = "en") -> ConsoleSession:
     )
 
 
+_DERIVED: dict[bytes, bytes] = {}  # pepper -> cookie key: one HKDF per pepper, not per request
+
+
 async def _key(services: Services) -> bytes:
     pepper = await services.keyring.api_key_pepper()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(pepper)
+    key = _DERIVED.get(pepper)
+    if key is None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(pepper)
+        if len(_DERIVED) >= 16:  # peppers of other installations (tests): keep it small
+            _DERIVED.clear()
+        _DERIVED[pepper] = key
+    return key
 
 
 def is_secure(request: Request, services: Services) -> bool:
