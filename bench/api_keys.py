@@ -3,7 +3,7 @@
 Three tables (``python -m bench api-keys``, also part of ``all``):
 
 1. **In process** (:func:`run`, after the shared server is stopped): a real
-   :class:`~propusk.services.container.Services` over a temporary SQLite database (migrated,
+   :class:`~propusk.wiring.Services` over a temporary SQLite database (migrated,
    with a fresh master key, built as the tests build it), one organization, one app and one
    key scoped to it for ``reviews.read``. Steps, each timed on the same key:
 
@@ -68,9 +68,9 @@ from propusk.core.apikeys import digest_matches, parse_api_key
 from propusk.core.hashes import base58_encode, secure_hash
 from propusk.core.policy import authorize
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.services.scopes import KeyScope
 from propusk.storage import migrate
+from propusk.wiring import Services, build_services
 
 __all__ = ["LABELS", "Figures", "measure", "run", "run_http"]
 

@@ -1,5 +1,5 @@
 """The built-in CA (``python -m bench certificates``, also part of ``all``), in process over a
-real :class:`~propusk.services.container.Services` on a temporary SQLite database:
+real :class:`~propusk.wiring.Services` on a temporary SQLite database:
 
 1. **Issuance**: signing a client certificate with ``cryptography`` alone (a
    ``CertificateBuilder`` with the same subject, key and extensions, signed by the same
@@ -40,10 +40,10 @@ from propusk.config import load_settings
 from propusk.core.csr import parse_csr_pem, parse_subject
 from propusk.core.pki import RevokedEntry, build_crl, issue_client_certificate
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.services.scopes import KeyScope
 from propusk.storage import migrate
 from propusk.storage.models import CaCertificate, Certificate
+from propusk.wiring import Services, build_services
 
 __all__ = ["run"]
 

@@ -1,7 +1,7 @@
 """The web console in process: what a page costs next to the JSON API serving the same data.
 
 ``python -m bench console`` (also part of ``all``): a real
-:class:`~propusk.services.container.Services` over a temporary SQLite database (migrated,
+:class:`~propusk.wiring.Services` over a temporary SQLite database (migrated,
 fresh master key), the whole ASGI app driven through ``httpx.ASGITransport`` (no sockets,
 so the figures are the app's own work). One owner signed in through the console's own
 forms, one organization, two apps and 20 service keys. Rows, interleaved in rounds:
@@ -34,10 +34,10 @@ from bench.budget import Budget
 from bench.report import Section
 from propusk.config import Settings, load_settings
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.services.scopes import KeyScope
 from propusk.storage import migrate
 from propusk.web.app import create_app
+from propusk.wiring import Services, build_services
 
 __all__ = ["run"]
 

@@ -1,7 +1,7 @@
 """RFC 9421 HTTP Message Signatures verified in process, against the raw signature math.
 
 ``python -m bench http-signatures`` (also part of ``all``): a real
-:class:`~propusk.services.container.Services` over a temporary SQLite database with one
+:class:`~propusk.wiring.Services` over a temporary SQLite database with one
 Ed25519 and one RSA-2048 signing key. For 1 KB and 64 KB JSON bodies signed over
 ``("@method" "@target-uri" "content-digest")`` with ``created``, ``keyid`` and ``alg``,
 each step's rate is compared with the raw ``cryptography`` verify of a signature over the
@@ -51,10 +51,10 @@ from propusk.core.http_signatures import (
 from propusk.guard.authenticators import RequestView
 from propusk.guard.http_signatures import HttpMessageSignatureAuthenticator
 from propusk.services.audit import Origin
-from propusk.services.container import build_services
 from propusk.services.scopes import KeyScope
 from propusk.services.signing_keys import KeyOptions
 from propusk.storage import migrate
+from propusk.wiring import build_services
 
 __all__ = ["run"]
 

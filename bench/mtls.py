@@ -1,6 +1,6 @@
 """Client-certificate authentication in process (``python -m bench mtls``, also in ``all``).
 
-A real :class:`~propusk.services.container.Services` over a temporary SQLite database: a CA
+A real :class:`~propusk.wiring.Services` over a temporary SQLite database: a CA
 (``ca.init``), an org, an app and a client certificate issued through
 :meth:`Certificates.approve <propusk.services.certificates.Certificates.approve>`. The
 baseline is what any verifier must do at least: ``cryptography``'s
@@ -48,9 +48,9 @@ from propusk.guard.client_certs import (
     parse_xfcc,
 )
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.services.scopes import KeyScope
 from propusk.storage import migrate
+from propusk.wiring import Services, build_services
 
 __all__ = ["run"]
 

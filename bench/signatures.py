@@ -2,7 +2,7 @@
 
 Two tables (``python -m bench signatures``, also part of ``all``):
 
-1. **In process** (:func:`run`): a real :class:`~propusk.services.container.Services` over a
+1. **In process** (:func:`run`): a real :class:`~propusk.wiring.Services` over a
    temporary SQLite database, one organization and one RSA-2048 signing key with a login.
    For 1 KB and 64 KB bodies, signed SHA256withRSA:
 
@@ -49,10 +49,10 @@ from propusk.core import digital_sign
 from propusk.guard.authenticators import RequestView
 from propusk.guard.signatures import ERROR_FORMAT, QIWI_XML, DigitalSignatureAuthenticator
 from propusk.services.audit import Origin
-from propusk.services.container import build_services
 from propusk.services.scopes import KeyScope
 from propusk.services.signing_keys import KeyOptions
 from propusk.storage import migrate
+from propusk.wiring import build_services
 
 __all__ = ["body_of", "run", "run_http"]
 

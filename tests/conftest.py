@@ -17,11 +17,11 @@ import pytest
 from fastapi import FastAPI
 
 from propusk.config import Settings, load_settings
-from propusk.services.container import Services, build_services
 from propusk.storage import migrate
 from propusk.storage.cache import Cache, MemoryCache, RedisCache
 from propusk.storage.db import Database, create_engine
 from propusk.web.app import create_app
+from propusk.wiring import Services, build_services
 from tests.support import Mailbox, ManualClock
 
 IN_CI = os.environ.get("CI") == "true"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from propusk.config import ConfigError, load_settings
-from propusk.services.container import certificate_source
+from propusk.wiring import certificate_source
 
 
 def test_environment_forms() -> None:

@@ -21,9 +21,9 @@ import uvicorn
 
 from propusk.config import Settings
 from propusk.services.accounts import CONFIRM_PREFIX
-from propusk.services.container import build_services
 from propusk.storage import migrate
 from propusk.web.app import create_app
+from propusk.wiring import build_services
 from tests.helpers import PASSWORD
 from tests.support import Mailbox, ManualClock
 

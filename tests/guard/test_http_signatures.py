@@ -24,7 +24,7 @@ from propusk.guard.http_signatures import (
     policy_from,
 )
 from propusk.guard.middleware import PRINCIPAL_KEY, PropuskGuard
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import owner_with_org
 from tests.web.signing_key_helpers import KEYS, PARTNER, new_signing_key, public_pem

@@ -23,7 +23,7 @@ from propusk.guard import (
     principal_of,
 )
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.helpers import PASSWORD, bearer, login, signed_up
 from tests.support import Mailbox, ManualClock
 

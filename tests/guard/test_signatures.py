@@ -16,8 +16,8 @@ from starlette.types import Message, Receive, Scope, Send
 from propusk.guard.authenticators import RequestView
 from propusk.guard.middleware import PRINCIPAL_KEY, PropuskGuard
 from propusk.guard.signatures import DigitalSignatureAuthenticator, SignatureRejected
-from propusk.services.container import Services
 from propusk.storage.cache import Cache
+from propusk.wiring import Services
 from tests.support import Mailbox
 from tests.web.service_key_helpers import owner_with_org
 from tests.web.signing_key_helpers import (

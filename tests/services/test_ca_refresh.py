@@ -15,10 +15,10 @@ from sqlalchemy import select
 from propusk.core.csr import parse_csr_pem, parse_subject
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.container import build_services
 from propusk.services.scopes import KeyScope
 from propusk.storage import migrate
 from propusk.storage.models import CaCertificate
+from propusk.wiring import build_services
 from tests.conftest import make_settings
 from tests.support import Mailbox
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from propusk.config import ConfigError, load_settings
 from propusk.core.keys import private_key_der
 from propusk.core.sealing import SealError
-from propusk.services.container import Services
 from propusk.services.keyring import Keyring, load_master_key
 from propusk.storage.models import ServerKey
+from propusk.wiring import Services
 from tests.support import ManualClock
 
 

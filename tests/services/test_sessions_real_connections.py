@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from propusk.services.audit import Origin
-from propusk.services.container import build_services
 from propusk.storage import migrate
 from propusk.storage.cache import MemoryCache
 from propusk.storage.db import Database
+from propusk.wiring import build_services
 from tests.conftest import MASTER_KEY, make_settings
 from tests.support import ManualClock
 

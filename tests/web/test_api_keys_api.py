@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from propusk.services.container import Services
 from propusk.storage.models import ApiKey, Base
+from propusk.wiring import Services
 from tests.helpers import bearer, signed_up
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import owner_with_org

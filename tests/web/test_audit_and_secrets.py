@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 
 from propusk.services.accounts import CONFIRM_PREFIX, RESET_PREFIX
 from propusk.services.audit import Audit, Origin
-from propusk.services.container import Services
 from propusk.storage.models import Base
 from propusk.web.redaction import redact_path
+from propusk.wiring import Services
 from tests.helpers import PASSWORD, bearer, register, signed_up
 from tests.support import Mailbox
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from propusk.services.container import Services
 from propusk.storage.models import Account, AccountRole, AuditEvent, EmailToken, RefreshToken
+from propusk.wiring import Services
 from tests.helpers import PASSWORD
 
 JSON = {"content-type": "application/json"}

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from propusk.core.cnf import x5t_s256
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.helpers import PASSWORD, bearer, login, signed_up
 from tests.mtls_support import Issued, issue, make_ca, nginx_escaped
 from tests.support import Mailbox, ManualClock

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from propusk.core.errors import InvalidToken
 from propusk.core.pki import request_uri, thumbprint
 from propusk.services.audit import Origin
-from propusk.services.container import Services
 from propusk.storage.models import AuditEvent, Certificate, CertificateRequest
+from propusk.wiring import Services
 from tests.helpers import PASSWORD, bearer, login, signed_up
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import owner_with_org
@@ -328,7 +328,7 @@ async def test_refused_certificates(
 async def test_revocation_seen_by_another_node(
     client: httpx.AsyncClient, services: Services, mailbox: Mailbox, ca_ready: None
 ) -> None:
-    from propusk.services.container import build_services
+    from propusk.wiring import build_services
     from tests.conftest import MASTER_KEY
 
     owner, _, org, _, body = await issued(client, services, mailbox, "nodes@example.com")

@@ -17,7 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from fastapi import FastAPI
 
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.mtls_support import issue, make_ca, nginx_escaped, xfcc
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import owner_with_org

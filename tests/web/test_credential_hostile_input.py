@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 from starlette.types import Message
 
 from propusk.services.audit import Origin
-from propusk.services.container import Services
 from propusk.storage.models import (
     AuditEvent,
     Certificate,
@@ -31,6 +30,7 @@ from propusk.storage.models import (
     Organization,
     SigningKey,
 )
+from propusk.wiring import Services
 from tests.mtls_support import issue, make_ca, nginx_escaped, xfcc
 from tests.support import Mailbox
 from tests.web.service_key_helpers import owner_with_org

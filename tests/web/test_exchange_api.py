@@ -17,8 +17,8 @@ from joserfc.jwk import OctKey
 
 from propusk.config import Settings
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.web.app import create_app
+from propusk.wiring import Services, build_services
 from tests.conftest import MASTER_KEY
 from tests.helpers import PASSWORD, bearer, login
 from tests.support import Mailbox, ManualClock

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.helpers import PASSWORD, bearer, login, signed_up
 from tests.support import Mailbox
 

@@ -14,9 +14,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from propusk.core import digital_sign
 from propusk.guard.body import signing_send
-from propusk.services.container import Services
 from propusk.services.keyring import Keyring
 from propusk.services.response_signing import ResponseSigning
+from propusk.wiring import Services
 from tests.conftest import MASTER_KEY
 from tests.support import Mailbox
 from tests.web.service_key_helpers import owner_with_org

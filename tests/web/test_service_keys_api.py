@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 
-from propusk.services.container import Services
 from propusk.storage.models import Base
+from propusk.wiring import Services
 from tests.helpers import bearer, signed_up
 from tests.support import Mailbox, ManualClock
 from tests.web.service_key_helpers import exchange, load_private, owner_with_org

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from sqlalchemy import select
 
-from propusk.services.container import Services
 from propusk.storage.models import AuditEvent, Base
+from propusk.wiring import Services
 from tests.helpers import bearer, signed_up
 from tests.support import Mailbox
 from tests.web.service_key_helpers import owner_with_org

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from sqlalchemy import select
 
 from propusk.services.audit import Origin
-from propusk.services.container import Services, build_services
 from propusk.storage.models import Account, AuditEvent
 from propusk.web.app import create_app
+from propusk.wiring import Services, build_services
 from tests.conftest import MASTER_KEY
 from tests.helpers import PASSWORD, bearer, login, register, signed_up
 from tests.support import Mailbox, ManualClock

@@ -19,7 +19,7 @@ from .service_keys import _account, _call
 
 if TYPE_CHECKING:
     from propusk.services.ca import CaView
-    from propusk.services.container import Services
+    from propusk.wiring import Services
 
 __all__ = ["ca", "cert", "csr"]
 

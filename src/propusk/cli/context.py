@@ -15,7 +15,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     # Imported where used: the client commands need neither pydantic nor SQLAlchemy.
     from propusk.config import Settings
-    from propusk.services.container import Services
+    from propusk.wiring import Services
 
 __all__ = ["CliContext", "console", "fail", "pass_cli", "run_with_services"]
 
@@ -58,7 +58,7 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
     """Build the services, run ``work`` with them, and close them, on a fresh event loop."""
 
     from propusk.config import ConfigError
-    from propusk.services.container import build_services
+    from propusk.wiring import build_services
 
     async def main() -> T:
         try:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from propusk.config import Settings
     from propusk.services.audit import Origin
-    from propusk.services.container import Services
+    from propusk.wiring import Services
 
 
 def _cli_origin() -> Origin:

@@ -13,7 +13,6 @@ from propusk import __version__
 from propusk.config import ConfigError, Settings
 from propusk.demo.app import create_demo_app
 from propusk.guard.middleware import PropuskGuard
-from propusk.services.container import Services, build_services
 from propusk.web.api import (
     admin,
     api_keys,
@@ -34,6 +33,7 @@ from propusk.web.console import install as install_console
 from propusk.web.errors import install_error_handlers
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
+from propusk.wiring import Services, build_services
 
 __all__ = ["create_app"]
 

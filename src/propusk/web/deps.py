@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from propusk.core.errors import Forbidden, Unauthenticated
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.container import Services
 from propusk.web.mtls import check_binding
+from propusk.wiring import Services
 
 __all__ = ["AdminPrincipal", "BearerPrincipal", "OriginDep", "ServicesDep", "client_ip"]
 

@@ -15,7 +15,7 @@ from propusk.core.cnf import same_thumbprint, x5t_s256
 from propusk.core.errors import InvalidToken
 from propusk.core.principals import Principal
 from propusk.guard.middleware import request_view
-from propusk.services.container import Services
+from propusk.wiring import Services
 
 __all__ = ["CertificateBinding", "check_binding", "presented_certificate"]
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from propusk.services.accounts import CONFIRM_PREFIX, RESET_PREFIX
-from propusk.services.container import Services
 from propusk.web.console.session import COOKIE_HTTP, COOKIE_SECURE
+from propusk.wiring import Services
 from tests.helpers import PASSWORD
 from tests.support import Mailbox, ManualClock
 from tests.web.console.helpers import Console, console_client, csrf_of, flash_of

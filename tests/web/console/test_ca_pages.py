@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from propusk.core.errors import Forbidden
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.container import Services
 from propusk.services.orgs import _ALLOWED, BASE_ROLES, Action, role_may
 from propusk.web.console import org_pages
 from propusk.web.console.render import HERE
+from propusk.wiring import Services
 from tests.support import Mailbox
 from tests.web.console.conftest import Owned
 from tests.web.console.helpers import Console, console_client, flash_of

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.support import Mailbox
 from tests.web.console.conftest import Owned
 from tests.web.console.helpers import Console, console_client, csrf_of, flash_of

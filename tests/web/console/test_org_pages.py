@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.support import Mailbox
 from tests.web.console.conftest import Owned
 from tests.web.console.helpers import Console, console_client, flash_of

@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 from tests.web.console.conftest import Owned
 from tests.web.console.helpers import csrf_of, flash_of
 

@@ -39,7 +39,7 @@ from propusk.core.errors import InvalidToken, PropuskError
 from propusk.core.identifiers import LOCALES  # the account locales, one list
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.container import Services
+from propusk.wiring import Services
 
 __all__ = [
     "COOKIE_HTTP",

@@ -1,4 +1,4 @@
-"""Wires the services together from settings: one place that knows every dependency."""
+"""The composition root: settings → storage → services → gate → web app, in one place."""
 
 from __future__ import annotations
 
