@@ -9,8 +9,8 @@ same body (the floor: hashing the body and one public-key operation):
 
 - ``core``: :func:`~propusk.core.http_signatures.parse_signature` (two RFC 8941 fields),
   the signature base, the signature and the Content-Digest (SHA-256 of the body);
-- ``authenticator``: :class:`~propusk.guard.http_signatures.HttpMessageSignatureAuthenticator`
-  on a :class:`~propusk.guard.authenticators.RequestView`: the above plus the cached key
+- ``verifier``: :class:`~propusk.guard.verifiers.http_signature.HttpMessageSignature`
+  on a :class:`~propusk.guard.request.RequestView`: the above plus the cached key
   lookup, the algorithm allowlist, ``lastUsedAt`` noted and the Principal built. One
   signed request is verified over and over, so it carries no nonce (a nonce is accepted
   once) and the policy does not require one; the replay check adds one cache ``add``.
@@ -48,8 +48,8 @@ from propusk.core.http_signatures import (
     verify_base,
     verify_signature,
 )
-from propusk.guard.authenticators import RequestView
-from propusk.guard.http_signatures import HttpMessageSignatureAuthenticator
+from propusk.guard.request import RequestView
+from propusk.guard.verifiers.http_signature import HttpMessageSignature
 from propusk.services.audit import Origin
 from propusk.services.scopes import KeyScope
 from propusk.services.signing_keys import KeyOptions
@@ -72,14 +72,14 @@ POLICY = SignaturePolicy(require_nonce=False, max_age=86400)
 
 
 async def _case(
-    authenticator: HttpMessageSignatureAuthenticator,
+    verifier: HttpMessageSignature,
     private: PrivateKey,
     alg: str,
     key_id: str,
     size: int,
     seconds: float,
 ) -> dict[str, float]:
-    """Raw verify, core and authenticator for one algorithm and body size."""
+    """Raw verify, core and verifier for one algorithm and body size."""
     policy = POLICY
     public = private.public_key()
     body = b'{"text": "' + b"x" * (size - 12) + b'"}'
@@ -110,8 +110,7 @@ async def _case(
         verify_signature(parsed, message, public, alg=alg, body=body, now=now, policy=policy)
 
     async def guard() -> None:
-        if await authenticator.authenticate(request) is None:
-            raise RuntimeError("the signed request was not authenticated")
+        await verifier.verify(request)  # raises when the request does not verify
 
     await guard()  # warms the key cache, and checks that the request verifies
     return await _interleaved({"raw": raw, "core": core}, {"guard": guard}, seconds * 3)
@@ -156,9 +155,7 @@ async def _measure(seconds: float, url: str, tmp: Path) -> dict[tuple[str, str],
             "bench@example.com", "bench-password-1234", origin
         )
         org = await services.orgs.create(account, "bench org", "company", origin)
-        authenticator = HttpMessageSignatureAuthenticator(
-            services.signing_keys, services.cache, policy=POLICY
-        )
+        verifier = HttpMessageSignature(services.signing_keys, services.cache, policy=POLICY)
         for alg, (key_alg, make) in KEYS.items():
             private = make()
             pem = private.public_key().public_bytes(
@@ -175,7 +172,7 @@ async def _measure(seconds: float, url: str, tmp: Path) -> dict[tuple[str, str],
             )
             for label, size in SIZES.items():
                 figures[(alg, label)] = await _case(
-                    authenticator, private, alg, view.key_id, size, seconds
+                    verifier, private, alg, view.key_id, size, seconds
                 )
         # Client side: the X-Digital-Sign headers for a 1 KB body, RSA-2048 SHA256withRSA.
         client_key = rsa.generate_private_key(65537, 2048)
@@ -197,7 +194,7 @@ async def _measure(seconds: float, url: str, tmp: Path) -> dict[tuple[str, str],
 LABELS = {
     "raw": "cryptography verify over the body (raw)",
     "core": "parse + base + verify + Content-Digest (core)",
-    "guard": "HttpMessageSignatureAuthenticator.authenticate",
+    "guard": "HttpMessageSignature.verify",
     "sdk": "DigitalSignatureAuth headers (client)",
 }
 

@@ -10,14 +10,14 @@ certificate. Then, each the best of rounds of the same call:
 - the header parsers: nginx ``$ssl_client_escaped_cert`` and Envoy XFCC → DER;
 - ``load_der_x509_certificate`` of that DER;
 - :meth:`CertificateSource.presented` for a trusted proxy's header (address check + parse);
-- :class:`ClientCertificateAuthenticator` ``authenticate`` on a request view carrying the
+- :class:`ClientCertificate` ``verify`` on a request view carrying the
   header: parse, load, :meth:`Certificates.principal_for` (signature result and record
   state cached, as between two re-reads) — the request path;
 - the same with the record state dropped before each call (a primary-key read, which
   happens every ``key_state_ttl``);
 - the same with the signature cache cleared too (a certificate seen for the first time);
-- the RFC 8705 binding check of a bound token (:class:`CertificateBound` over an
-  authenticator returning the bound principal).
+- the RFC 8705 binding check of a bound token (:meth:`Gate.identify` over a verifier
+  returning the bound principal).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import secrets
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from cryptography import x509
@@ -39,11 +41,11 @@ from bench.report import Section
 from propusk.config import load_settings
 from propusk.core.csr import parse_csr_pem, parse_subject
 from propusk.core.principals import Principal
-from propusk.guard.authenticators import RequestView
-from propusk.guard.client_certs import (
-    CertificateBound,
+from propusk.guard.gate import Gate
+from propusk.guard.request import RequestView
+from propusk.guard.verifiers.client_cert import (
     CertificateSource,
-    ClientCertificateAuthenticator,
+    ClientCertificate,
     parse_escaped_pem,
     parse_xfcc,
 )
@@ -89,12 +91,21 @@ async def _best_async(op: Callable[[], Awaitable[object]], seconds: float, per_r
 
 
 class _Fixed:
-    name = "bearer"
+    """A verifier that proves one fixed (bound) account principal."""
+
+    method: Literal["bearer"] = "bearer"
+    dialect = None
 
     def __init__(self, principal: Principal) -> None:
-        self.principal = principal
+        self.principal = replace(principal, method="bearer")
 
-    async def authenticate(self, request: RequestView) -> Principal | None:
+    def present(self, request: RequestView) -> bool:
+        return True
+
+    def wants_body(self, request: RequestView) -> bool:
+        return False
+
+    async def verify(self, request: RequestView) -> Principal:
         return self.principal
 
 
@@ -128,9 +139,9 @@ async def _measure(services: Services, budget: Budget, section: Section) -> None
     xfcc = f'By=spiffe://bench;Hash=00;Cert="{escaped}";Subject="CN=gateway"'
     view = RequestView(method="GET", path="/demo/x", headers={HEADER: escaped}, client=PROXY)
     source = CertificateSource(header=HEADER, trusted_proxies=[f"{PROXY}/32"])
-    auth = ClientCertificateAuthenticator(source, services.certificates)
-    principal = await auth.authenticate(view)
-    assert principal is not None and principal.method == "mtls"
+    auth = ClientCertificate(source, services.certificates)
+    principal = await auth.verify(view)
+    assert principal.method == "mtls"
     serial = principal.subject
 
     raw = _best_sync(lambda: cert.verify_directly_issued_by(ca.certificate), seconds, 200)
@@ -144,28 +155,28 @@ async def _measure(services: Services, budget: Budget, section: Section) -> None
     for label, op, per_round in steps:
         section.rows.append(_row(label, _best_sync(op, seconds, per_round), raw))
 
-    warm = await _best_async(lambda: auth.authenticate(view), seconds, 1000)
-    section.rows.append(_row("authenticate: header + principal_for (cached)", warm, raw))
+    warm = await _best_async(lambda: auth.verify(view), seconds, 1000)
+    section.rows.append(_row("verify: header + principal_for (cached)", warm, raw))
 
     async def state_read() -> None:
         services.certificates.invalidate(serial)
-        await auth.authenticate(view)
+        await auth.verify(view)
 
     cold = await _best_async(state_read, seconds, 200)
-    section.rows.append(_row("authenticate, record state re-read (PK read)", cold, raw))
+    section.rows.append(_row("verify, record state re-read (PK read)", cold, raw))
 
     verified = services.certificates._verified  # the signature cache, to measure a miss
 
     async def first_sight() -> None:
         verified.clear()
         services.certificates.invalidate(serial)
-        await auth.authenticate(view)
+        await auth.verify(view)
 
     fresh = await _best_async(first_sight, seconds, 100)
-    section.rows.append(_row("authenticate, first sight (signature + PK read)", fresh, raw))
+    section.rows.append(_row("verify, first sight (signature + PK read)", fresh, raw))
 
-    bound = CertificateBound(_Fixed(principal), source)
-    check = await _best_async(lambda: bound.authenticate(view), seconds, 2000)
+    bound = Gate(catalog=services.catalog, verifiers=[_Fixed(principal)], certificates=source)
+    check = await _best_async(lambda: bound.identify(view), seconds, 2000)
     section.rows.append(_row("RFC 8705 binding check of a bound token", check, raw))
     section.notes.append(
         "x baseline = time / one ECDSA P-256 signature verification of the parsed certificate;"

@@ -8,9 +8,9 @@ Two tables (``python -m bench signatures``, also part of ``all``):
 
    - raw ``cryptography`` ``RSAPublicKey.verify`` of the same signature over the same body
      (the floor: hashing the body plus one RSA public operation);
-   - :meth:`DigitalSignatureAuthenticator.authenticate
-     <propusk.guard.signatures.DigitalSignatureAuthenticator.authenticate>` of a
-     :class:`~propusk.guard.authenticators.RequestView` with the headers and body: header
+   - :meth:`DigitalSignature.verify
+     <propusk.guard.verifiers.digital_sign.DigitalSignature.verify>` of a
+     :class:`~propusk.guard.request.RequestView` with the headers and body: header
      parsing, Base64, the key looked up by login (cached), the allowlisted algorithm,
      verification, ``lastUsedAt`` noted, the Principal built. Target: at least 0.6x the
      raw rate.
@@ -46,8 +46,8 @@ from bench.server import BenchError, Server
 from bench.stats import ratio
 from propusk.config import load_settings
 from propusk.core import digital_sign
-from propusk.guard.authenticators import RequestView
-from propusk.guard.signatures import ERROR_FORMAT, QIWI_XML, DigitalSignatureAuthenticator
+from propusk.guard.request import ROUTE_DIALECT, RequestView
+from propusk.guard.verifiers.digital_sign import DigitalSignature
 from propusk.services.audit import Origin
 from propusk.services.scopes import KeyScope
 from propusk.services.signing_keys import KeyOptions
@@ -110,7 +110,7 @@ async def _measure(seconds: float, url: str, settings_dir: Path) -> dict[str, di
             origin,
             KeyOptions(login="bench"),
         )
-        authenticator = DigitalSignatureAuthenticator(services.signing_keys, services.cache)
+        verifier = DigitalSignature(services.signing_keys, services.cache)
         public = private.public_key()
         figures: dict[str, dict[str, float]] = {}
         for label, size in SIZES.items():
@@ -122,24 +122,21 @@ async def _measure(seconds: float, url: str, settings_dir: Path) -> dict[str, di
                 "x-digital-sign-login": "bench",
             }
             views = {
-                fmt: RequestView("POST", TOPUP, headers, "127.0.0.1", body, {ERROR_FORMAT: fmt})
-                for fmt in ("propusk", QIWI_XML)
+                fmt: RequestView("POST", TOPUP, headers, "127.0.0.1", body, {ROUTE_DIALECT: fmt})
+                for fmt in ("propusk", "qiwi-xml")
             }
 
             async def raw(body: bytes = body, signature: bytes = signature) -> None:
                 public.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
 
             async def guard(view: RequestView = views["propusk"]) -> None:
-                if await authenticator.authenticate(view) is None:
-                    raise BenchError("the signed request was not authenticated")
+                await verifier.verify(view)  # raises when not verified
 
-            async def guard_xml(view: RequestView = views[QIWI_XML]) -> None:
-                # A fresh extra per request: the guard keeps the parsed XML there.
-                fresh = RequestView(
-                    "POST", TOPUP, view.headers, "127.0.0.1", view.body, {ERROR_FORMAT: QIWI_XML}
-                )
-                if await authenticator.authenticate(fresh) is None:
-                    raise BenchError("the signed request was not authenticated")
+            async def guard_xml(view: RequestView = views["qiwi-xml"]) -> None:
+                # A fresh extra per request: the gate keeps the parsed XML there.
+                extra = {ROUTE_DIALECT: "qiwi-xml"}
+                fresh = RequestView("POST", TOPUP, view.headers, "127.0.0.1", view.body, extra)
+                await verifier.verify(fresh)
 
             await guard()  # warm the key cache and check the verification
             figures[label] = {
@@ -168,8 +165,8 @@ def run(budget: Budget) -> Section:
         return section
     labels = {
         "raw": "cryptography RSAPublicKey.verify (raw)",
-        "guard": "DigitalSignatureAuthenticator.authenticate",
-        "xml": "authenticate on an XML route (+ hardened parse)",
+        "guard": "DigitalSignature.verify",
+        "xml": "verify on an XML route (+ hardened parse)",
     }
     for size, steps in figures.items():
         for step, ns in steps.items():
@@ -183,7 +180,7 @@ def run(budget: Budget) -> Section:
         "each step: best round of "
         f"{ROUND_OPS} awaited calls (at least 3 rounds, about {budget.authorize_seconds:g} s); "
         "'x raw verify rate' is the step's rate over the raw verify's (target >= 0.6 for the "
-        "authenticator); replay protection off (it adds one cache add per request)"
+        "verifier); replay protection off (it adds one cache add per request)"
     )
     return section
 

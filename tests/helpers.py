@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -44,3 +45,12 @@ async def signed_up(
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def qiwi_code(content: bytes | str) -> int:
+    """The result code of a partner XML API refusal, checked to be a fatal one that says
+    why in its ``message`` attribute (``<result-code fatal="true" message="…">150</…>``)."""
+    text = content.decode() if isinstance(content, bytes) else content
+    match = re.search(r'<response><result-code fatal="true" message="([^"]+)">(\d+)</', text)
+    assert match is not None, text
+    return int(match.group(2))

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from propusk.core.catalog import parse_catalog
-from propusk.guard import BearerAuthenticator, JWKSVerifier, PropuskGuard, principal_of
+from propusk.guard import BearerToken, Gate, JWKSVerifier, PropuskGuard, principal_of
 
 PROPUSK_URL = os.environ.get("PROPUSK_URL", "http://127.0.0.1:8080").rstrip("/")
 
@@ -77,13 +77,14 @@ async def stats(request: Request) -> dict[str, Any]:
     return {"games": 1, "caller": principal.subject if principal else None}
 
 
-# Added last, so it wraps the whole application: nothing reaches a route without a decision.
-app.add_middleware(
-    PropuskGuard,
+# The gate: the catalog, and the credentials this API takes (account tokens, verified
+# locally with the server's published keys: no call to Propusk per request).
+GATE = Gate(
     catalog=CATALOG,
-    authenticators=[
-        BearerAuthenticator(
-            JWKSVerifier(f"{PROPUSK_URL}/.well-known/jwks.json", issuer=PROPUSK_URL)
-        )
+    verifiers=[
+        BearerToken(JWKSVerifier(f"{PROPUSK_URL}/.well-known/jwks.json", issuer=PROPUSK_URL))
     ],
 )
+
+# Added last, so it wraps the whole application: nothing reaches a route without a decision.
+app.add_middleware(PropuskGuard, gate=GATE)

@@ -9,20 +9,16 @@ from propusk.config import ConfigError, Settings
 from propusk.core.catalog import CatalogError, MethodCatalog, load_catalog
 from propusk.core.passwords import PasswordPolicy
 from propusk.demo import DEMO_CATALOG
-from propusk.guard.authenticators import (
-    ApiKeyAuthenticator,
-    Authenticator,
-    BearerAuthenticator,
-    PublicTokenAuthenticator,
-)
-from propusk.guard.client_certs import (
-    CertificateBound,
-    CertificateSource,
-    ClientCertificateAuthenticator,
-)
-from propusk.guard.http_signatures import from_settings as http_signatures
-from propusk.guard.signatures import DigitalSignatureAuthenticator, XmlPasswordAuthenticator
-from propusk.guard.waves import WavesApiKeyAuthenticator, configured_hashes
+from propusk.guard.gate import Gate
+from propusk.guard.verifiers import Verifier
+from propusk.guard.verifiers.api_key import ManagedApiKey
+from propusk.guard.verifiers.bearer import BearerToken
+from propusk.guard.verifiers.client_cert import CertificateSource, ClientCertificate
+from propusk.guard.verifiers.digital_sign import DigitalSignature
+from propusk.guard.verifiers.http_signature import HttpMessageSignature, policy_from
+from propusk.guard.verifiers.node_key import NodeApiKey, configured_hashes
+from propusk.guard.verifiers.public_token import PublicToken
+from propusk.guard.verifiers.xml_password import XmlPassword
 from propusk.services.accounts import Accounts
 from propusk.services.api_keys import ApiKeys
 from propusk.services.audit import Audit
@@ -42,7 +38,7 @@ from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
 from propusk.storage.db import Database
 
-__all__ = ["Services", "build_services", "password_policy"]
+__all__ = ["Services", "build_gate", "build_services", "password_policy"]
 
 
 def password_policy(settings: Settings) -> PasswordPolicy:
@@ -67,7 +63,7 @@ def catalog_from(settings: Settings) -> MethodCatalog:
         ) from None
 
 
-def waves_api_keys(settings: Settings, catalog: MethodCatalog) -> WavesApiKeyAuthenticator:
+def node_api_keys(settings: Settings) -> NodeApiKey:
     """X-API-Key checked against the node-style hashes in the settings (spec section 2)."""
     hashes = configured_hashes(
         {
@@ -76,7 +72,30 @@ def waves_api_keys(settings: Settings, catalog: MethodCatalog) -> WavesApiKeyAut
             "confidential_contracts": settings.confidential_contracts_api_key_hash,
         }
     )
-    return WavesApiKeyAuthenticator(hashes, catalog, waves_errors=settings.waves_errors)
+    return NodeApiKey(hashes, waves_errors=settings.waves_errors)
+
+
+def http_signatures(
+    settings: Settings, keys: SigningKeys, cache: Cache, clock: Clock
+) -> HttpMessageSignature:
+    """RFC 9421 verification as the ``http_signature_*`` settings configure it."""
+    try:
+        policy = policy_from(
+            settings.http_signature_components,
+            max_age=settings.http_signature_max_age,
+            clock_skew=settings.http_signature_clock_skew,
+            require_nonce=settings.http_signature_require_nonce,
+            label=settings.http_signature_label,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"http_signature_components: {exc}") from None
+    return HttpMessageSignature(
+        keys,
+        cache,
+        policy=policy,
+        origin=settings.http_signature_origin,
+        clock=lambda: clock.now().timestamp(),
+    )
 
 
 def certificate_source(settings: Settings) -> CertificateSource:
@@ -112,9 +131,10 @@ class Services:
     certificates: Certificates
     signing_keys: SigningKeys
     response_signing: ResponseSigning
-    authenticators: list[Authenticator]
     # Where a request's client certificate comes from (TLS, or a trusted proxy's header).
     cert_source: CertificateSource
+    # The one pipeline every guarded request goes through (docs/architecture.md).
+    gate: Gate
 
     async def close(self) -> None:
         await self.api_keys.close()  # writes the pending lastUsedAt values
@@ -196,21 +216,49 @@ def build_services(
         certificates=certificates,
         signing_keys=signing_keys,
         response_signing=ResponseSigning(keyring),
-        # The order in which credentials are looked for; each credential kind adds one.
-        authenticators=[
-            # Certificate-bound tokens (RFC 8705) pass only with their certificate.
-            CertificateBound(BearerAuthenticator(sessions), cert_source),
-            CertificateBound(PublicTokenAuthenticator(exchange), cert_source),
-            ApiKeyAuthenticator(api_keys),
-            waves_api_keys(settings, catalog),
-            # Mutual TLS: the connection's client certificate (docs/mtls.md).
-            ClientCertificateAuthenticator(cert_source, certificates),
-            # RFC 9421 Signature-Input/Signature by a signing key (docs/http-signatures.md).
-            http_signatures(settings, signing_keys, cache, lambda: clock.now().timestamp()),
-            # Body signatures and the XML password last (after client certificates and
-            # RFC 9421): they make the guard read the body (docs/signing-keys.md).
-            DigitalSignatureAuthenticator(signing_keys, cache),
-            XmlPasswordAuthenticator(signing_keys),
-        ],
         cert_source=cert_source,
+        gate=build_gate(
+            settings,
+            catalog=catalog,
+            clock=clock,
+            cert_source=cert_source,
+            verifiers=[
+                BearerToken(sessions),
+                PublicToken(exchange),
+                ManagedApiKey(api_keys),
+                node_api_keys(settings),
+                # Mutual TLS: the connection's client certificate (docs/mtls.md).
+                ClientCertificate(cert_source, certificates),
+                # RFC 9421 Signature-Input/Signature by a signing key (docs/http-signatures.md).
+                http_signatures(settings, signing_keys, cache, clock),
+                # Body signatures and the XML password last (after client certificates and
+                # RFC 9421): they make the gate read the body (docs/signing-keys.md).
+                DigitalSignature(signing_keys, cache),
+                XmlPassword(signing_keys),
+            ],
+        ),
+    )
+
+
+def build_gate(
+    settings: Settings,
+    *,
+    catalog: MethodCatalog,
+    clock: Clock,
+    cert_source: CertificateSource,
+    verifiers: list[Verifier],
+) -> Gate:
+    """The gate over ``verifiers``, in the order credentials are looked for."""
+    node_keys = [v for v in verifiers if isinstance(v, NodeApiKey) and v.configured]
+    # With waves_errors, a node-style deployment answers a missing key as a node in
+    # API-key mode does (error 2); otherwise a Waves route says 618.
+    node_mode = settings.waves_errors and bool(node_keys)
+    return Gate(
+        catalog=catalog,
+        verifiers=verifiers,
+        certificates=cert_source,
+        anonymous_dialect="waves" if node_mode else None,
+        waves_api_key_mode=node_mode,
+        qiwi_http_200=settings.qiwi_errors_http_200,
+        clock=lambda: clock.now().timestamp(),
     )

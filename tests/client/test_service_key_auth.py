@@ -643,3 +643,20 @@ def test_timestamps_never_repeat_on_a_frozen_clock(rsa_key: rsa.RSAPrivateKey) -
     # A clock stepped back by more than a second is followed.
     now[0] -= 5
     assert exchange_body(auth.exchange_request()[0])["timestamp"].endswith("03.290+00:00")
+
+
+def test_raw_der_ending_in_a_whitespace_byte_loads() -> None:
+    """DER is binary: a key whose encoding happens to end in 0x20 or 0x0a (one in forty or
+    so) must reach cryptography whole, not stripped like text."""
+    for _ in range(3000):
+        key = rsa.generate_private_key(65537, 1024)  # noqa: S505 - speed; only its bytes matter
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        if der[-1:].isspace():
+            break
+    else:
+        pytest.fail("no key with a trailing whitespace byte in 3000 tries")
+    assert load_service_private_key(der).private_numbers() == key.private_numbers()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -23,16 +23,14 @@ from propusk.core.cnf import x5t_s256
 from propusk.core.errors import InvalidToken
 from propusk.core.principals import Principal
 from propusk.guard import PropuskGuard, RequestView, principal_of
-from propusk.guard.client_certs import (
-    TLS_CLIENT_CERT,
-    CertificateBound,
+from propusk.guard.gate import Gate, Refusal
+from propusk.guard.request import TLS_CLIENT_CERT, request_view, tls_client_cert
+from propusk.guard.verifiers.client_cert import (
     CertificateSource,
-    ClientCertificateAuthenticator,
+    ClientCertificate,
     parse_escaped_pem,
     parse_xfcc,
-    tls_client_cert,
 )
-from propusk.guard.middleware import request_view
 from tests.mtls_support import Issued, issue, make_ca, nginx_escaped, xfcc
 
 PROXY = "10.0.0.5"
@@ -252,17 +250,17 @@ def test_bad_trusted_proxy_setting() -> None:
         CertificateSource(trusted_proxies=["not a network"])
 
 
-# -- the authenticator --------------------------------------------------------------------
+# -- the verifier --------------------------------------------------------------------------
 
 
-async def test_authenticator_maps_the_certificate(alice: Issued, ca: Issued) -> None:
-    auth = ClientCertificateAuthenticator(CertificateSource(), CaVerifier(ca))
-    principal = await auth.authenticate(view(der=alice.der))
-    assert principal is not None
+async def test_verifier_maps_the_certificate(alice: Issued, ca: Issued) -> None:
+    verifier = ClientCertificate(CertificateSource(), CaVerifier(ca))
+    assert verifier.present(view(der=alice.der))
+    principal = await verifier.verify(view(der=alice.der))
     assert principal.kind == "certificate" and principal.method == "mtls"
     assert principal.subject == format(alice.cert.serial_number, "x")
     assert principal.cert_thumbprint == x5t_s256(alice.der)
-    assert await auth.authenticate(view()) is None
+    assert not verifier.present(view())
 
 
 @pytest.mark.parametrize(
@@ -276,28 +274,49 @@ async def test_authenticator_maps_the_certificate(alice: Issued, ca: Issued) -> 
     ],
     ids=["foreign-ca", "self-signed", "expired", "not-yet-valid", "wrong-eku"],
 )
-async def test_authenticator_refuses(ca: Issued, make: Any) -> None:
-    auth = ClientCertificateAuthenticator(CertificateSource(), CaVerifier(ca))
+async def test_verifier_refuses(ca: Issued, make: Any) -> None:
+    verifier = ClientCertificate(CertificateSource(), CaVerifier(ca))
     with pytest.raises(InvalidToken):
-        await auth.authenticate(view(der=make(ca).der))
+        await verifier.verify(view(der=make(ca).der))
 
 
-async def test_authenticator_refuses_unparsable_der(ca: Issued) -> None:
-    auth = ClientCertificateAuthenticator(CertificateSource(), CaVerifier(ca))
+async def test_verifier_refuses_unparsable_der(ca: Issued) -> None:
+    verifier = ClientCertificate(CertificateSource(), CaVerifier(ca))
     with pytest.raises(InvalidToken):
-        await auth.authenticate(view(der=b"\x30\x03\x02\x01\x01"))
+        await verifier.verify(view(der=b"\x30\x03\x02\x01\x01"))
 
 
-# -- certificate-bound tokens ---------------------------------------------------------------
+async def test_garbage_from_a_trusted_proxy_is_a_present_credential(ca: Issued) -> None:
+    """A trusted proxy's unreadable header is refused, never taken as "no certificate"."""
+    verifier = ClientCertificate(source(), CaVerifier(ca))
+    garbage = view(client=PROXY, headers={HEADER: "not a certificate"})
+    with pytest.raises(InvalidToken):
+        verifier.present(garbage)
+    refusal = await Gate(catalog=parse_catalog(CATALOG), verifiers=[verifier]).check(garbage)
+    assert isinstance(refusal, Refusal) and refusal.method == "mtls"
+    assert refusal.error.status == 401
+
+
+# -- certificate-bound tokens (the gate holds a bound token to its certificate) -------------
 
 
 class FixedToken:
-    name = "bearer"
+    """A verifier of the tests' own that proves a fixed principal (None: absent)."""
+
+    method: Literal["bearer"] = "bearer"
+    dialect = None
 
     def __init__(self, principal: Principal | None) -> None:
         self.principal = principal
 
-    async def authenticate(self, request: RequestView) -> Principal | None:
+    def present(self, request: RequestView) -> bool:
+        return self.principal is not None
+
+    def wants_body(self, request: RequestView) -> bool:
+        return False
+
+    async def verify(self, request: RequestView) -> Principal:
+        assert self.principal is not None
         return self.principal
 
 
@@ -305,38 +324,40 @@ def token_principal(thumbprint: str | None) -> Principal:
     return Principal(subject="acct", method="bearer", cert_thumbprint=thumbprint)
 
 
+def bound_gate(principal: Principal | None, certificates: CertificateSource) -> Gate:
+    catalog = parse_catalog(CATALOG)
+    return Gate(catalog=catalog, verifiers=[FixedToken(principal)], certificates=certificates)
+
+
 async def test_bound_token_passes_with_its_certificate(alice: Issued) -> None:
-    bound = CertificateBound(FixedToken(token_principal(x5t_s256(alice.der))), CertificateSource())
-    assert bound.name == "bearer"
-    assert await bound.authenticate(view(der=alice.der)) is not None
+    gate = bound_gate(token_principal(x5t_s256(alice.der)), CertificateSource())
+    assert await gate.identify(view(der=alice.der)) is not None
 
 
 async def test_bound_token_is_refused_without_or_with_another_certificate(
     alice: Issued, ca: Issued
 ) -> None:
-    bound = CertificateBound(FixedToken(token_principal(x5t_s256(alice.der))), CertificateSource())
+    gate = bound_gate(token_principal(x5t_s256(alice.der)), CertificateSource())
     with pytest.raises(InvalidToken, match="token is invalid"):
-        await bound.authenticate(view())
+        await gate.identify(view())
     with pytest.raises(InvalidToken):
-        await bound.authenticate(view(der=issue(ca, "bob").der))
+        await gate.identify(view(der=issue(ca, "bob").der))
 
 
 async def test_bound_token_through_a_spoofed_header_is_refused(alice: Issued) -> None:
-    bound = CertificateBound(FixedToken(token_principal(x5t_s256(alice.der))), source())
+    gate = bound_gate(token_principal(x5t_s256(alice.der)), source())
     with pytest.raises(InvalidToken):
-        await bound.authenticate(view(headers={HEADER: nginx_escaped(alice.pem)}))
+        await gate.identify(view(headers={HEADER: nginx_escaped(alice.pem)}))
     ok = view(client=PROXY, headers={HEADER: nginx_escaped(alice.pem)})
-    assert await bound.authenticate(ok) is not None
+    assert await gate.identify(ok) is not None
 
 
 async def test_unbound_tokens_and_absent_tokens_pass_unchanged(alice: Issued) -> None:
-    assert (
-        await CertificateBound(FixedToken(None), CertificateSource()).authenticate(view()) is None
-    )
+    assert await bound_gate(None, CertificateSource()).identify(view()) is None
     unbound = token_principal(None)
-    wrapped = CertificateBound(FixedToken(unbound), CertificateSource())
-    assert await wrapped.authenticate(view()) is unbound
-    assert await wrapped.authenticate(view(der=alice.der)) is unbound
+    gate = bound_gate(unbound, CertificateSource())
+    assert await gate.identify(view()) is unbound
+    assert await gate.identify(view(der=alice.der)) is unbound
 
 
 # -- the guard with a TLS-terminating ASGI server ---------------------------------------------
@@ -377,10 +398,9 @@ def guarded(ca: Issued, pem: str | None) -> httpx.AsyncClient:
         assert principal is not None
         return {"subject": principal.subject, "method": principal.method}
 
+    verifier = ClientCertificate(CertificateSource(), CaVerifier(ca))
     api.add_middleware(
-        PropuskGuard,
-        catalog=parse_catalog(CATALOG),
-        authenticators=[ClientCertificateAuthenticator(CertificateSource(), CaVerifier(ca))],
+        PropuskGuard, gate=Gate(catalog=parse_catalog(CATALOG), verifiers=[verifier])
     )
     transport = httpx.ASGITransport(app=WithTLS(api, pem))
     return httpx.AsyncClient(transport=transport, base_url="https://testserver")

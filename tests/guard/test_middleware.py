@@ -6,7 +6,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -16,7 +16,8 @@ from propusk.core.catalog import MethodCatalog, parse_catalog
 from propusk.core.errors import InvalidToken
 from propusk.core.principals import Principal
 from propusk.guard import (
-    BearerAuthenticator,
+    BearerToken,
+    Gate,
     JWKSVerifier,
     PropuskGuard,
     RequestView,
@@ -66,9 +67,7 @@ def resource_api(catalog: MethodCatalog, verifier: JWKSVerifier) -> FastAPI:
     async def stats() -> dict[str, int]:
         return {"count": 1}
 
-    api.add_middleware(
-        PropuskGuard, catalog=catalog, authenticators=[BearerAuthenticator(verifier)]
-    )
+    api.add_middleware(PropuskGuard, gate=Gate(catalog=catalog, verifiers=[BearerToken(verifier)]))
     return api
 
 
@@ -265,18 +264,23 @@ async def test_no_cached_keys_and_server_down_is_503_without_hammering(
     assert counter.jwks_fetches == 1
 
 
-class HeaderAuthenticator:
-    """A pluggable authenticator of the tests' own: ``X-Test-User: <name>``."""
+class HeaderVerifier:
+    """A pluggable verifier of the tests' own: ``X-Test-User: <name>``."""
 
-    name = "test-header"
+    method: Literal["bearer"] = "bearer"
+    dialect = None
 
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        user = request.headers.get("x-test-user")
-        if user is None:
-            return None
+    def present(self, request: RequestView) -> bool:
+        return "x-test-user" in request.headers
+
+    def wants_body(self, request: RequestView) -> bool:
+        return False
+
+    async def verify(self, request: RequestView) -> Principal:
+        user = request.headers["x-test-user"]
         if user == "bad":
             raise InvalidToken(detail="test credential refused")
-        return Principal(subject=user, method=self.name, roles=frozenset({"user"}))
+        return Principal(subject=user, method=self.method, roles=frozenset({"user"}))
 
 
 async def _websocket(app: Any, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -318,7 +322,7 @@ async def test_websockets_are_guarded_too() -> None:
         await websocket.close()
 
     api.add_middleware(
-        PropuskGuard, catalog=parse_catalog(CATALOG), authenticators=[HeaderAuthenticator()]
+        PropuskGuard, gate=Gate(catalog=parse_catalog(CATALOG), verifiers=[HeaderVerifier()])
     )
     for path, headers in [
         ("/apps/a1/things", {}),

@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from propusk.config import ConfigError, load_settings
 from propusk.core.catalog import parse_catalog
 from propusk.core.hashes import base58_encode, secure_hash
-from propusk.guard import PropuskGuard, RequestView
-from propusk.guard.waves import ApiKeyNotValid, WavesApiKeyAuthenticator, configured_hashes
+from propusk.guard import Gate, PropuskGuard, RequestView
+from propusk.guard.verifiers.node_key import InvalidApiKey, NodeApiKey, configured_hashes
+from propusk.guard.waves_node import ApiKeyNotValid
 from propusk.web.api.utils_hash import MAX_MESSAGE_BYTES
 
 ADMIN_KEY = secrets.token_urlsafe(24)
@@ -273,8 +274,14 @@ def node_like_api(*, waves_errors: bool) -> httpx.AsyncClient:
             "confidential_contracts": hash_of(CONTRACTS_KEY),
         }
     )
-    authenticator = WavesApiKeyAuthenticator(hashes, catalog, waves_errors=waves_errors)
-    guarded = PropuskGuard(api, catalog=catalog, authenticators=[authenticator])
+    gate = Gate(
+        catalog=catalog,
+        verifiers=[NodeApiKey(hashes, waves_errors=waves_errors)],
+        # A node in API-key mode answers a missing key with its error 2/614/649 too.
+        anonymous_dialect="waves" if waves_errors else None,
+        waves_api_key_mode=waves_errors,
+    )
+    guarded = PropuskGuard(api, gate=gate)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://node")
 
 
@@ -315,7 +322,7 @@ async def test_a_role_key_on_another_roles_route() -> None:
         assert r.status_code == 200
 
 
-# --- the authenticator alone ---------------------------------------------------------------
+# --- the verifier alone ---------------------------------------------------------------
 
 
 def view(key: str | None) -> RequestView:
@@ -325,26 +332,30 @@ def view(key: str | None) -> RequestView:
 
 async def test_managed_keys_and_unconfigured_hashes_are_left_to_others() -> None:
     catalog = parse_catalog(NODE_CATALOG)
-    configured = WavesApiKeyAuthenticator(
-        configured_hashes({"admin": hash_of(ADMIN_KEY)}), catalog, waves_errors=True
-    )
-    assert await configured.authenticate(view(None)) is None
+    hashes = configured_hashes({"admin": hash_of(ADMIN_KEY)})
+    configured = NodeApiKey(hashes, waves_errors=True)
+    assert not configured.present(view(None))
     managed = "propusk_" + "0" * 16 + "_" + "f" * 64
-    assert await configured.authenticate(view(managed)) is None
-    assert await configured.authenticate(view("propusk_garbage")) is None
-    unconfigured = WavesApiKeyAuthenticator((), catalog)
-    assert await unconfigured.authenticate(view(ADMIN_KEY)) is None
-    assert await unconfigured.authenticate(view("anything")) is None
-    # Any other value is this authenticator's to judge: refused, never passed on.
-    with pytest.raises(ApiKeyNotValid):
-        await configured.authenticate(view("Propusk_" + "0" * 16))
+    assert not configured.present(view(managed))
+    assert not configured.present(view("propusk_garbage"))
+    unconfigured = NodeApiKey(())
+    assert not unconfigured.present(view(ADMIN_KEY))
+    assert not unconfigured.present(view("anything"))
+    # Any other value is this verifier's to judge: refused, never passed on.
+    lookalike = view("Propusk_" + "0" * 16)
+    assert configured.present(lookalike)
+    with pytest.raises(InvalidApiKey):
+        await configured.verify(lookalike)
+    # ... and the gate says it as a node would.
+    gate = Gate(catalog=catalog, verifiers=[configured])
+    refusal = await gate.check(lookalike)
+    assert not hasattr(refusal, "principal")
+    assert isinstance(getattr(refusal, "error", None), ApiKeyNotValid)
 
 
 async def test_one_key_for_two_roles_holds_both() -> None:
-    catalog = parse_catalog(NODE_CATALOG)
     both = configured_hashes({"admin": hash_of(ADMIN_KEY), "privacy": hash_of(ADMIN_KEY)})
-    principal = await WavesApiKeyAuthenticator(both, catalog).authenticate(view(ADMIN_KEY))
-    assert principal is not None
+    principal = await NodeApiKey(both).verify(view(ADMIN_KEY))
     assert principal.roles == frozenset({"admin", "privacy"})
     assert principal.subject == "api-key-hash:admin+privacy"
     assert principal.kind == "api-key" and principal.method == "api-key"
@@ -352,10 +363,9 @@ async def test_one_key_for_two_roles_holds_both() -> None:
 
 async def test_non_latin1_text_in_a_hand_built_view_is_hashed_as_utf8() -> None:
     key = "ключ-" + secrets.token_hex(4)
-    catalog = parse_catalog(NODE_CATALOG)
-    authenticator = WavesApiKeyAuthenticator(configured_hashes({"admin": hash_of(key)}), catalog)
-    principal = await authenticator.authenticate(view(key))
-    assert principal is not None and principal.roles == frozenset({"admin"})
+    verifier = NodeApiKey(configured_hashes({"admin": hash_of(key)}))
+    principal = await verifier.verify(view(key))
+    assert principal.roles == frozenset({"admin"})
 
 
 @pytest.mark.parametrize(

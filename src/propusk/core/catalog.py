@@ -19,7 +19,7 @@ The catalog is declared in TOML::
     [[methods]]
     name = "payments.topup"
     kind = "general"
-    errors = "qiwi-xml"           # optional: refusals in the QIWI XML envelope (spec section 3)
+    dialect = "qiwi-xml"          # optional: the protocol refusals speak (docs/dialects.md)
     routes = ["POST /demo/payments/topup"]
 
     [roles]                       # account role -> methods it grants; "*" = every method
@@ -57,15 +57,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from propusk.core.paths import MAX_SEGMENTS, normalize_path
 
 __all__ = [
     "APP_ID",
+    "DIALECTS",
     "KINDS",
     "VERBS",
     "CatalogError",
+    "Dialect",
     "Method",
     "MethodCatalog",
     "Route",
@@ -84,10 +86,14 @@ _NAME = re.compile(r"[a-z0-9._-]{1,64}")
 _LITERAL = re.compile(r"[A-Za-z0-9\-._~:@!$&'()*+,=]+")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOP_KEYS = frozenset({"public", "methods", "roles"})
-_METHOD_KEYS = frozenset({"name", "kind", "description", "routes", "errors"})
-# How the guard answers refusals on a method's routes: Propusk's JSON error, or the
-# partner XML API's <response><result-code …> envelope (docs/signing-keys.md).
-ERROR_FORMATS = frozenset({"propusk", "qiwi-xml"})
+_METHOD_KEYS = frozenset({"name", "kind", "description", "routes", "dialect", "errors"})
+Dialect = Literal["propusk", "rustore", "waves", "qiwi-xml"]
+"""The protocol a route's refusals are answered in (docs/dialects.md): Propusk's JSON
+error, the RuStore envelope, a Waves node's error body, or the partner XML API's
+``<response><result-code …>``. A method that names none leaves it to the credential."""
+DIALECTS: frozenset[str] = frozenset(get_args(Dialect))
+# ``errors`` is the older name of ``dialect``, from when only the XML envelope existed.
+_LEGACY_ERRORS = frozenset({"propusk", "qiwi-xml"})
 
 
 class CatalogError(ValueError):
@@ -119,7 +125,7 @@ class Method:
     kind: str
     description: str
     routes: tuple[Route, ...]
-    errors: str = "propusk"  # one of ERROR_FORMATS
+    dialect: Dialect | None = None  # None: the credential presented decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,10 +313,26 @@ def _method_of(item: object, position: int) -> Method:
         raise CatalogError(f"{where}: description must be a string")
     texts = _list_of_str(item.get("routes"), f"{where}: routes")
     routes = tuple(_route_of(text, where) for text in texts)
-    errors = item.get("errors", "propusk")
-    if not isinstance(errors, str) or errors not in ERROR_FORMATS:
-        raise CatalogError(f"{where}: errors must be one of {', '.join(sorted(ERROR_FORMATS))}")
-    return Method(name, kind, description, routes, errors)
+    return Method(name, kind, description, routes, _dialect_of(item, where))
+
+
+def _dialect_of(item: Mapping[str, Any], where: str) -> Dialect | None:
+    if "errors" in item:
+        if "dialect" in item:
+            raise CatalogError(f"{where}: give dialect or its older name errors, not both")
+        errors = item["errors"]
+        if not isinstance(errors, str) or errors not in _LEGACY_ERRORS:
+            choices = ", ".join(sorted(_LEGACY_ERRORS))
+            raise CatalogError(f"{where}: errors must be one of {choices}")
+        return "qiwi-xml" if errors == "qiwi-xml" else "propusk"
+    dialect = item.get("dialect")
+    if dialect is None:
+        return None
+    known: tuple[Dialect, ...] = get_args(Dialect)
+    for name in known:
+        if dialect == name:
+            return name  # typed as the Literal, not as the caller's str
+    raise CatalogError(f"{where}: dialect must be one of {', '.join(sorted(DIALECTS))}")
 
 
 def _route_of(text: str, where: str) -> Route:

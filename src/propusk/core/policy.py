@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from propusk.core.catalog import APP_ID, MethodCatalog
+from propusk.core.catalog import APP_ID, Method, MethodCatalog, RouteMatch
 from propusk.core.errors import Forbidden, InvalidRequest, PropuskError, Unauthenticated
 from propusk.core.paths import PathError, normalize_path
 from propusk.core.principals import Principal
 
-__all__ = ["REASONS", "Decision", "authorize"]
+__all__ = ["REASONS", "Decision", "Target", "authorize", "decide", "target_of"]
 
 REASONS = frozenset(
     {
@@ -98,19 +98,42 @@ def _deny(
     return Decision(False, status, reason, method, app_id)
 
 
-def authorize(
-    principal: Principal | None, verb: str, raw_path: str, catalog: MethodCatalog
-) -> Decision:
-    """Decide whether ``principal`` (None: unauthenticated) may call ``verb raw_path``.
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a request goes: its catalog match (None: no such route), or why its path is
+    refused (``bad_path``). Found once per request by :func:`target_of`; both the policy
+    and the answer's dialect (the matched method's) need it."""
 
-    ``raw_path`` is the request target as received, query included; it is normalized
-    here so that every caller applies the same path rules.
-    """
+    match: RouteMatch | None
+    bad_path: str | None = None
+
+    @property
+    def method(self) -> Method | None:
+        return self.match.method if self.match is not None else None
+
+
+def target_of(verb: str, raw_path: str, catalog: MethodCatalog) -> Target:
+    """The route of ``verb raw_path``. ``raw_path`` is the request target as received,
+    query included; it is normalized here so that every caller applies the same rules."""
     try:
         segments = normalize_path(raw_path)
     except PathError as exc:
-        return Decision(False, 400, "bad_path", detail=str(exc))
-    found = catalog.match(verb, segments)
+        return Target(None, bad_path=str(exc))
+    return Target(catalog.match(verb, segments))
+
+
+def authorize(
+    principal: Principal | None, verb: str, raw_path: str, catalog: MethodCatalog
+) -> Decision:
+    """Decide whether ``principal`` (None: unauthenticated) may call ``verb raw_path``."""
+    return decide(principal, target_of(verb, raw_path, catalog), catalog)
+
+
+def decide(principal: Principal | None, target: Target, catalog: MethodCatalog) -> Decision:
+    """Decide whether ``principal`` (None: unauthenticated) may call the ``target`` route."""
+    if target.bad_path is not None:
+        return Decision(False, 400, "bad_path", detail=target.bad_path)
+    found = target.match
     if found is None:
         return _deny(401 if principal is None else 403, "no_route")
     method = found.method

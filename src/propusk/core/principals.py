@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-__all__ = ["Principal"]
+__all__ = ["AUTH_METHODS", "AuthMethod", "Principal"]
+
+AuthMethod = Literal[
+    "bearer", "service-key", "api-key", "signature", "password", "http-signature", "mtls"
+]
+"""How a caller proved who it is: ``Principal.method``, and the ``X-Propusk-Auth`` header
+forward-auth sends (docs/forward-auth.md):
+
+- ``bearer``: an account access token (``Authorization: Bearer``);
+- ``service-key``: a service-key token (``Public-Token``);
+- ``api-key``: an API key (``X-API-Key``), managed or node-style;
+- ``signature``: ``X-Digital-Sign`` over the body, by a signing key;
+- ``password``: the terminal password of a partner XML request;
+- ``http-signature``: an RFC 9421 signature, by a signing key;
+- ``mtls``: a client certificate issued by Propusk's CA.
+"""
+AUTH_METHODS: frozenset[str] = frozenset(get_args(AuthMethod))
 
 
 @dataclass(frozen=True)
@@ -12,8 +29,7 @@ class Principal:
     """Who was authenticated, how, and what it holds.
 
     - ``subject``: the account id, or the credential's id for credentials.
-    - ``method``: the authenticator that produced it (``"bearer"`` for account access
-      tokens; later ``"service-key"``, ``"api-key"``, ``"signature"``, ``"mtls"``).
+    - ``method``: how it was proved (:data:`AuthMethod`).
     - ``kind``: ``"account"`` or the credential kind.
     - ``org_id``: the organization a credential belongs to (None for accounts).
     - ``roles``: global roles (accounts); the policy maps roles to methods.
@@ -23,7 +39,7 @@ class Principal:
     """
 
     subject: str
-    method: str
+    method: AuthMethod
     roles: frozenset[str] = field(default_factory=frozenset)
     kind: str = "account"
     org_id: str | None = None

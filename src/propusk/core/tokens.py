@@ -27,6 +27,7 @@ __all__ = [
     "ACCESS_TOKEN_TYPE",
     "MAX_TOKEN_BYTES",
     "AccessClaims",
+    "InvalidClaims",
     "UnknownKeyId",
     "issue_access_token",
     "verify_access_token",
@@ -40,6 +41,11 @@ MAX_TOKEN_BYTES = 8192
 
 class UnknownKeyId(InvalidToken):
     """The token names a ``kid`` the verifier does not have (it may refresh its JWKS)."""
+
+
+class InvalidClaims(InvalidToken):
+    """A token whose signature verifies but whose claims have the wrong shape: Propusk's
+    dialect says ``invalid_token`` as for any bad token; a Waves node says 620."""
 
 
 @dataclass(frozen=True)
@@ -148,17 +154,17 @@ def _read_claims(claims: Mapping[str, Any], kid: str) -> AccessClaims:
     roles = claims.get("roles", [])
     addresses = claims.get("addresses", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise InvalidToken(detail="roles is not a list of strings")
+        raise InvalidClaims(detail="roles is not a list of strings")
     if not isinstance(addresses, list) or not all(
         isinstance(a, dict) and all(isinstance(v, str) for v in a.values()) for a in addresses
     ):
-        raise InvalidToken(detail="addresses is not a list of string maps")
+        raise InvalidClaims(detail="addresses is not a list of string maps")
     values = (claims.get("sub"), claims.get("iss"), claims.get("jti"))
     times = (claims.get("iat"), claims.get("exp"))
     if not all(isinstance(v, str) for v in values) or not all(
         isinstance(t, int) and not isinstance(t, bool) for t in times
     ):
-        raise InvalidToken(detail="sub/iss/jti/iat/exp have wrong types")
+        raise InvalidClaims(detail="sub/iss/jti/iat/exp have wrong types")
     known = {"sub", "roles", "addresses", "iss", "iat", "exp", "jti"}
     return AccessClaims(
         subject=str(claims["sub"]),

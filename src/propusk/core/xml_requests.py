@@ -24,6 +24,7 @@ from propusk.core.errors import InvalidRequest, PayloadTooLarge, PropuskError
 __all__ = [
     "AUTH_ERROR",
     "IP_BLOCKED",
+    "RETRY_LATER",
     "UNKNOWN_ERROR",
     "XmlRejected",
     "XmlRequest",
@@ -34,6 +35,7 @@ __all__ = [
 
 AUTH_ERROR = 150  # authorization error (fatal)
 IP_BLOCKED = 339  # the caller's address is not allowed for this partner
+RETRY_LATER = 13  # "retry in a minute": the server is overloaded or an outage is under way
 UNKNOWN_ERROR = 300
 MAX_FIELD_CHARS = 256
 
@@ -105,7 +107,8 @@ def qiwi_response(code: int, *, fatal: bool = True, message: str | None = None) 
 
 def qiwi_code_for(error: PropuskError) -> int:
     """The result code for a refusal: 339 for a blocked address, 150 for anything about
-    credentials or permissions, 300 for the rest (malformed or oversized bodies)."""
+    credentials or permissions, 13 for "try again later" (too many requests, an outage),
+    300 for the rest (malformed or oversized bodies)."""
     explicit = getattr(error, "qiwi_code", None)
     if isinstance(explicit, int):
         return explicit
@@ -113,4 +116,6 @@ def qiwi_code_for(error: PropuskError) -> int:
         return UNKNOWN_ERROR
     if error.status in (401, 403):
         return AUTH_ERROR
+    if error.status in (429, 503):
+        return RETRY_LATER
     return UNKNOWN_ERROR

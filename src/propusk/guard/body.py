@@ -8,24 +8,18 @@ received pass the cap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from starlette.types import Message, Receive, Send
 
-from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import InvalidRequest, PayloadTooLarge
-from propusk.guard.authenticators import Authenticator, RequestView, WantsBody
-from propusk.guard.signatures import ResponseSigner
+from propusk.guard.ports import ResponseSigner
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "ClientGone",
-    "body_readers",
-    "error_format",
+    "content_length",
     "read_body",
     "replaying",
     "signing_send",
-    "wants_body",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
@@ -35,40 +29,27 @@ class ClientGone(Exception):
     """The client disconnected before the body was complete: nothing to answer."""
 
 
-def error_format(catalog: MethodCatalog, request: RequestView) -> str:
-    """The matched method's error format (``propusk`` or ``qiwi-xml``)."""
-    try:
-        found = catalog.match(request.method, request.path)
-    except ValueError:
-        return "propusk"  # the policy refuses the path; answer in Propusk's envelope
-    if found is None or found.method is None:
-        return "propusk"
-    return found.method.errors
-
-
-def body_readers(authenticators: Sequence[Authenticator]) -> tuple[WantsBody, ...]:
-    """The authenticators that may need the body. Found once, when the guard is built: an
-    ``isinstance`` check against a runtime-checkable Protocol costs microseconds each."""
-    return tuple(a for a in authenticators if isinstance(a, WantsBody))
-
-
-def wants_body(readers: Sequence[WantsBody], request: RequestView) -> bool:
-    return any(reader.wants_body(request) for reader in readers)
+def content_length(header: str | None, cap: int) -> int | None:
+    """The Content-Length header's value, None without one: InvalidRequest when it is not
+    a number, PayloadTooLarge when it is over ``cap``, decided before anything is read."""
+    if header is None:
+        return None
+    digits = header.strip()
+    # isascii too: str.isdigit() is true for "²" (a Latin-1 header byte), int() is not.
+    if not (digits.isascii() and digits.isdigit()):
+        raise InvalidRequest("Bad Content-Length")
+    # More significant digits than the cap has is over it: decided without int(),
+    # which raises ValueError (a 500) beyond 4300 digits.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(cap)) or int(significant) > cap:
+        raise PayloadTooLarge(detail=f"Content-Length {significant[:20]} over {cap}")
+    return int(significant)
 
 
 async def read_body(receive: Receive, length: str | None, cap: int) -> bytes:
     """The whole body, at most ``cap`` bytes (PayloadTooLarge beyond); ``length`` is the
     Content-Length header, if any."""
-    if length is not None:
-        digits = length.strip()
-        # isascii too: str.isdigit() is true for "²" (a Latin-1 header byte), int() is not.
-        if not (digits.isascii() and digits.isdigit()):
-            raise InvalidRequest("Bad Content-Length")
-        # More significant digits than the cap has is over it: decided without int(),
-        # which raises ValueError (a 500) beyond 4300 digits.
-        significant = digits.lstrip("0") or "0"
-        if len(significant) > len(str(cap)) or int(significant) > cap:
-            raise PayloadTooLarge(detail=f"Content-Length {significant[:20]} over {cap}")
+    content_length(length, cap)
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from propusk.core import digital_sign
-from propusk.core.principals import Principal
+from propusk.core.principals import AuthMethod, Principal
 from propusk.services.clock import Clock
 from propusk.services.passwords import PasswordService
 from propusk.storage.db import Database
@@ -49,11 +49,11 @@ class PartnerKey:
     password_hash: str | None = field(default=None, repr=False, compare=False)
     # Principals by authenticator method: built from the frozen fields above, so one per
     # method serves every request while this cached key lives (Principal is frozen too).
-    _principals: dict[str, Principal] = field(
+    _principals: dict[AuthMethod, Principal] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def principal(self, method: str) -> Principal:
+    def principal(self, method: AuthMethod) -> Principal:
         principal = self._principals.get(method)
         if principal is None:
             principal = self._principals[method] = Principal(

@@ -70,6 +70,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     install_log_redaction()
     app.state.services = resolved
+    app.state.gate = resolved.gate  # forward-auth's pipeline
     app.state.trusted_proxies = _networks("trusted_proxies", settings.trusted_proxies)
     app.state.forward_auth_clients = _networks(
         "forward_auth_clients", settings.forward_auth_clients
@@ -97,12 +98,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         # tried first (with the console that would be some 150 patterns per request).
         demo = PropuskGuard(
             create_demo_app(),
-            catalog=resolved.catalog,
-            authenticators=resolved.authenticators,
-            # Signed requests: body cap, response signatures, XML-envelope status.
+            gate=resolved.gate,
+            # Signed requests: the body cap, and response signatures when enabled.
             max_body_bytes=settings.max_signed_body_bytes,
             response_signer=resolved.response_signing if settings.response_signing else None,
-            qiwi_http_200=settings.qiwi_errors_http_200,
         )
         app.mount("/demo", demo)
     for module in routers:
@@ -113,6 +112,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        error_body=public_auth.error_body_for,
+        dialect_of=public_auth.dialect_for,
     )
     return app

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from propusk.core.errors import Forbidden, Unauthenticated
-from propusk.core.principals import Principal
+from propusk.core.principals import AuthMethod, Principal
+from propusk.guard.request import request_view
 from propusk.services.audit import Origin
-from propusk.web.mtls import check_binding
 from propusk.wiring import Services
 
 __all__ = ["AdminPrincipal", "BearerPrincipal", "OriginDep", "ServicesDep", "client_ip"]
@@ -59,15 +59,22 @@ def get_origin(request: Request, services: ServicesDep) -> Origin:
 OriginDep = Annotated[Origin, Depends(get_origin)]
 
 
+ACCOUNT_TOKENS: frozenset[AuthMethod] = frozenset({"bearer"})
+
+
 async def get_principal(
     request: Request,
     services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    # Declared for the OpenAPI document's Bearer scheme; the gate reads the header itself.
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    """The account behind the request's Bearer token, by the same gate as every guarded
+    request (certificate-bound tokens need their certificate, RFC 8705)."""
+    view = request_view(request.scope)
+    principal = await services.gate.identify(view, only=ACCOUNT_TOKENS)
+    if principal is None:
         raise Unauthenticated()
-    principal = await services.sessions.verify_access(credentials.credentials)
-    return check_binding(request, principal)  # RFC 8705: a bound token needs its certificate
+    return principal
 
 
 BearerPrincipal = Annotated[Principal, Depends(get_principal)]

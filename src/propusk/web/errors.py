@@ -7,14 +7,15 @@ operators (``PropuskError.detail``) go to the log, never to the caller.
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from propusk.core.errors import PropuskError, TooManyAttempts
-from propusk.guard.middleware import envelope_of, www_authenticate
+from propusk.core.errors import PropuskError
+from propusk.guard.dialects import render
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -43,16 +44,13 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PropuskError)
-    async def _propusk(request: Request, exc: PropuskError) -> JSONResponse:
+    async def _propusk(request: Request, exc: PropuskError) -> Response:
         if exc.detail:
             log.info("%s %s -> %s (%s)", request.method, request.url.path, exc.code, exc.detail)
-        headers: dict[str, str] = {}
-        if isinstance(exc, TooManyAttempts):
-            headers["Retry-After"] = str(exc.retry_after)
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = www_authenticate(exc.code)
-        # Usually {"error": code, "message"}; a protocol's own shape where it has one.
-        return JSONResponse(envelope_of(exc), status_code=exc.status, headers=headers)
+        # The server's own API speaks Propusk's dialect (Retry-After and the Bearer
+        # challenge included); the guard's dialects render it, as they render refusals.
+        answer = render(exc, "propusk", now=time.time())
+        return Response(answer.body, answer.status, answer.header_dict(), answer.media_type)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from propusk.core.catalog import Dialect
 from propusk.core.errors import PropuskError
 from propusk.guard.body import ClientGone, read_body, replaying
+from propusk.guard.dialects import render
 
-__all__ = ["BodyLimitMiddleware", "ErrorBody", "propusk_error_body"]
-
-
-ErrorBody = Callable[[Scope, int, str, str], bytes]
+__all__ = ["BodyLimitMiddleware", "DialectOf", "propusk_dialect"]
 
 
-def propusk_error_body(scope: Scope, status: int, code: str, message: str) -> bytes:
-    """Propusk's own envelope, ``{"error": code, "message": text}``."""
-    return json.dumps({"error": code, "message": message}, separators=(",", ":")).encode()
+DialectOf = Callable[[Scope], Dialect]
 
 
-async def _send_error(
-    send: Send, body_for: ErrorBody, scope: Scope, status: int, code: str, message: str
-) -> None:
-    body = body_for(scope, status, code, message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def propusk_dialect(scope: Scope) -> Dialect:
+    return "propusk"
 
 
 class BodyLimitMiddleware:
@@ -47,12 +31,12 @@ class BodyLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, error_body: ErrorBody = propusk_error_body
+        self, app: ASGIApp, max_bytes: int, dialect_of: DialectOf = propusk_dialect
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # Each protocol answers in its own envelope, also when the body is refused here.
-        self.error_body = error_body
+        self.dialect_of = dialect_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,6 +51,9 @@ class BodyLimitMiddleware:
         except ClientGone:
             return
         except PropuskError as exc:  # a bad Content-Length, or too many bytes
-            await _send_error(send, self.error_body, scope, exc.status, exc.code, exc.message)
+            answer = render(exc, self.dialect_of(scope), now=time.time())
+            start = {"type": "http.response.start", "status": answer.status}
+            await send({**start, "headers": list(answer.headers)})
+            await send({"type": "http.response.body", "body": answer.body})
             return
         await self.app(scope, replaying(body, receive), send)

@@ -22,25 +22,16 @@ so end users cannot probe the policy.
 from __future__ import annotations
 
 import ipaddress
-import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from propusk.core.errors import Forbidden, InvalidRequest, PropuskError
-from propusk.core.policy import authorize
-from propusk.guard.authenticators import RequestView
-from propusk.guard.middleware import (
-    authenticate,
-    denial_error,
-    envelope_of,
-    error_body,
-    request_view,
-)
-from propusk.web.deps import ServicesDep
+from propusk.guard.dialects import Answer, render
+from propusk.guard.gate import Gate, Refusal
+from propusk.guard.request import RequestView, request_view
 
 router = APIRouter(tags=["forward-auth"])
-log = logging.getLogger("propusk.forward_auth")
 
 PREFIX = "/v1/authorize"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -98,31 +89,33 @@ def _allowed_caller(request: Request) -> bool:
     return any(address in net for net in nets)
 
 
-def _deny(error: PropuskError) -> Response:
+def _deny(gate: Gate, refusal: Refusal) -> Response:
+    error = refusal.error
     if error.status not in (401, 403):
-        error = Forbidden()
-    status = error.status
-    body, raw_headers = error_body(status, error.code, error.message, envelope_of(error))
-    extra = {k.decode(): v.decode() for k, v in raw_headers if k == b"www-authenticate"}
-    return Response(body, status_code=status, headers=extra, media_type="application/json")
+        # Proxies understand 200, 401 and 403 only: anything else goes out as a 403.
+        if refusal.dialect == "propusk":
+            error = Forbidden(detail=error.detail)
+        answer = render(error, refusal.dialect, now=gate.clock())
+        answer = Answer(403, answer.headers, answer.body)
+    else:
+        answer = render(error, refusal.dialect, now=gate.clock())
+    return Response(answer.body, answer.status, answer.header_dict(), answer.media_type)
 
 
-async def _check(request: Request, services: ServicesDep) -> Response:
+async def _check(request: Request) -> Response:
     if not _allowed_caller(request):
         raise Forbidden("This endpoint is for the configured proxies only")
+    gate: Gate = request.app.state.gate
     try:
         view = request_view(request.scope)
         method, uri = _original(request, view.path)
-        view = RequestView(method=method, path=uri, headers=view.headers, client=view.client)
-        principal = await authenticate(services.authenticators, view)
     except PropuskError as exc:
-        # DEBUG, not INFO: on this path the caller controls how many refusals there are.
-        log.debug("forward-auth refused: %s (%s)", exc.code, exc.detail or exc.message)
-        return _deny(exc)
-    decision = authorize(principal, method, uri, services.catalog)
-    if not decision.allowed:
-        log.debug("forward-auth: %s %s denied: %s", method, uri[:200], decision.reason)
-        return _deny(denial_error(services.authenticators, view, principal, decision))
+        bare = RequestView(request.method, request.url.path, {})
+        return _deny(gate, gate.refuse(exc, bare, None, entry="forward-auth"))
+    outcome = await gate.check(view.retarget(method, uri), entry="forward-auth")
+    if isinstance(outcome, Refusal):
+        return _deny(gate, outcome)
+    principal, decision = outcome.principal, outcome.decision
     headers = dict.fromkeys(IDENTITY_HEADERS, "")
     headers["X-Propusk-Method"] = decision.method or ""
     headers["X-Propusk-App"] = decision.app_id or ""

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.types import Scope
 
+from propusk.core.catalog import Dialect
 from propusk.core.errors import InvalidRequest, PropuskError
 from propusk.services.exchange import server_time
 from propusk.web.deps import OriginDep, ServicesDep
-from propusk.web.limits import propusk_error_body
 from propusk.web.mtls import binding_thumbprint
 
 router = APIRouter(tags=["service keys"])
@@ -79,16 +79,10 @@ async def exchange(request: Request, services: ServicesDep, origin: OriginDep) -
     return envelope(now, body={"jwe": grant.jwe, "ttl": grant.ttl})
 
 
-def error_body_for(scope: Any, status: int, code: str, message: str) -> bytes:
-    """Errors raised before the route runs (a body over the size cap), in this API's
-    envelope for its paths and in Propusk's own everywhere else."""
-    if str(scope.get("path", "")).startswith("/public/"):
-        now = server_time(datetime.now(UTC))
-        return json.dumps(
-            {"code": "ERROR", "message": message, "body": None, "timestamp": now},
-            separators=(",", ":"),
-        ).encode()
-    return propusk_error_body(scope, status, code, message)
+def dialect_for(scope: Scope) -> Dialect:
+    """Errors raised before the route runs (a body over the size cap) answer in this API's
+    envelope on its paths, and in Propusk's own everywhere else."""
+    return "rustore" if str(scope.get("path", "")).startswith("/public/") else "propusk"
 
 
 async def method_not_allowed(services: ServicesDep) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""RFC 9421 HTTP Message Signatures in the guard: ``Signature-Input`` + ``Signature`` signed
+"""RFC 9421 HTTP Message Signatures: ``Signature-Input`` + ``Signature`` signed
 with a partner's signing key (``keyid`` = the signing key's id).
 
 The policy (docs/http-signatures.md): the covered components must include ``@method`` and
@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
+from propusk.core.catalog import Dialect
 from propusk.core.errors import InvalidRequest
 from propusk.core.http_signatures import (
     KEY_ALGORITHMS,
@@ -30,19 +31,11 @@ from propusk.core.http_signatures import (
 )
 from propusk.core.principals import Principal
 from propusk.core.signature_input import DERIVED_COMPONENTS, FIELD_NAME
-from propusk.guard.authenticators import RequestView
-from propusk.guard.signatures import AddressBlocked, Partner
-from propusk.storage.cache import Cache
+from propusk.guard.ports import Partner, ReplayCache, WallClock
+from propusk.guard.request import RequestView
+from propusk.guard.verifiers.partners import AddressBlocked
 
-if TYPE_CHECKING:
-    from propusk.config import Settings
-
-__all__ = [
-    "HttpMessageSignatureAuthenticator",
-    "HttpSignatureKeys",
-    "from_settings",
-    "policy_from",
-]
+__all__ = ["HttpMessageSignature", "HttpSignatureKeys", "policy_from"]
 
 log = logging.getLogger("propusk.guard")
 MAX_KEYID_CHARS = 128
@@ -108,25 +101,29 @@ def _has_body(request: RequestView) -> bool:
     )
 
 
-class HttpMessageSignatureAuthenticator:
+class HttpMessageSignature:
     """RFC 9421 signatures by partners' signing keys; principal method ``http-signature``."""
 
-    name = "http-signature"
+    method: Literal["http-signature"] = "http-signature"
+    dialect: Dialect | None = None
 
     def __init__(
         self,
         keys: HttpSignatureKeys,
-        cache: Cache,
+        replays: ReplayCache,
         *,
         policy: SignaturePolicy | None = None,
         origin: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: WallClock = time.time,
     ) -> None:
         self._keys = keys
-        self._cache = cache
+        self._replays = replays
         self._policy = policy or SignaturePolicy()
         self._origin = origin.rstrip("/") if origin else None
         self._clock = clock
+
+    def present(self, request: RequestView) -> bool:
+        return "signature-input" in request.headers or "signature" in request.headers
 
     def wants_body(self, request: RequestView) -> bool:
         """The body is needed to check ``content-digest`` against the bytes received."""
@@ -143,11 +140,9 @@ class HttpMessageSignatureAuthenticator:
         query = f"?{request.query}" if request.query else ""
         return f"{origin}{request.path}{query}"
 
-    async def authenticate(self, request: RequestView) -> Principal | None:
+    async def verify(self, request: RequestView) -> Principal:
         signature_input = request.headers.get("signature-input")
         signature = request.headers.get("signature")
-        if signature_input is None and signature is None:
-            return None
         if signature_input is None or signature is None:
             raise HttpSignatureError(detail="Signature-Input and Signature must come together")
         sig = parse_signature(signature_input, signature, self._policy)
@@ -180,28 +175,7 @@ class HttpMessageSignatureAuthenticator:
             # Remembered as long as a signature with this nonce could still be accepted.
             ttl = self._policy.max_age + 2 * self._policy.clock_skew
             digest = hashlib.sha256(verified.nonce.encode()).hexdigest()[:32]
-            if not await self._cache.add(f"httpsig:{key_id}:{digest}", ttl):
+            if not await self._replays.add(f"httpsig:{key_id}:{digest}", ttl):
                 raise HttpSignatureError(detail=f"nonce reused for key {key_id}")
         await self._keys.note_used(key_id)
         return partner.principal("http-signature")
-
-
-def from_settings(
-    settings: Settings, keys: HttpSignatureKeys, cache: Cache, clock: Callable[[], float]
-) -> HttpMessageSignatureAuthenticator:
-    """The authenticator configured by the ``http_signature_*`` settings."""
-    from propusk.config import ConfigError
-
-    try:
-        policy = policy_from(
-            settings.http_signature_components,
-            max_age=settings.http_signature_max_age,
-            clock_skew=settings.http_signature_clock_skew,
-            require_nonce=settings.http_signature_require_nonce,
-            label=settings.http_signature_label,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"http_signature_components: {exc}") from None
-    return HttpMessageSignatureAuthenticator(
-        keys, cache, policy=policy, origin=settings.http_signature_origin, clock=clock
-    )

@@ -1,132 +1,24 @@
-"""Authenticators: each turns one kind of credential in a request into a Principal.
-
-An authenticator returns ``None`` when its credential is absent (the next one is tried)
-and raises a :class:`~propusk.core.errors.PropuskError` when the credential is present but
-wrong (the request is refused; a bad credential never falls through to another scheme).
-This issue brings the Bearer authenticator for account access tokens; each credential
-issue adds one.
-"""
+"""Account access tokens verified locally with keys from Propusk's JWKS endpoint: what a
+resource API in another process uses for ``Authorization: Bearer`` (no call per request)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.errors import PropuskError
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, verify_access_token
 
 log = logging.getLogger("propusk.guard")
 
-__all__ = [
-    "ApiKeyAuthenticator",
-    "Authenticator",
-    "BearerAuthenticator",
-    "JWKSUnavailable",
-    "JWKSVerifier",
-    "PublicTokenAuthenticator",
-    "RequestView",
-    "TokenVerifier",
-    "WantsBody",
-]
-
-
-@dataclass(frozen=True)
-class RequestView:
-    """What authenticators may look at: never the ASGI scope itself."""
-
-    method: str
-    path: str  # raw, still percent-encoded
-    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ", "
-    client: str | None = None
-    body: bytes | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
-    # The raw query string (no "?", still percent-encoded) and the URI scheme the request
-    # arrived with: what RFC 9421 signatures cover as @target-uri, @query and @scheme.
-    query: str = ""
-    scheme: str = "http"
-
-
-class Authenticator(Protocol):
-    name: str
-
-    async def authenticate(self, request: RequestView) -> Principal | None: ...
-
-
-@runtime_checkable
-class WantsBody(Protocol):
-    """An authenticator that needs the request body (signed requests): when it says True,
-    the guard reads the body (up to its cap), sets ``RequestView.body`` and replays exactly
-    the same bytes to the application."""
-
-    def wants_body(self, request: RequestView) -> bool: ...
-
-
-class TokenVerifier(Protocol):
-    async def verify(self, token: str) -> Principal: ...
-
-
-class BearerAuthenticator:
-    """``Authorization: Bearer <access token>`` issued by Propusk's account service."""
-
-    name = "bearer"
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self._verifier = verifier
-
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        header = request.headers.get("authorization")
-        if header is None:
-            return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return None  # another scheme's credential; another authenticator may take it
-        token = token.strip()
-        if not token:
-            raise InvalidToken(detail="empty bearer token")
-        return await self._verifier.verify(token)
-
-
-class PublicTokenAuthenticator:
-    """``Public-Token: <jwe>``: a service-key token from ``POST /public/auth/`` (spec §1)."""
-
-    name = "service-key"
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self._verifier = verifier
-
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        token = request.headers.get("public-token")
-        if token is None:
-            return None
-        token = token.strip()
-        if not token:
-            raise InvalidToken(detail="empty Public-Token")
-        return await self._verifier.verify(token)
-
-
-class ApiKeyAuthenticator:
-    """``X-API-Key: propusk_<keyId>_<secret>``: a managed API key. Values without the
-    prefix are left to the next authenticator (Waves-style keys configured by hash)."""
-
-    name = "api-key"
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self._verifier = verifier
-
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        value = request.headers.get("x-api-key")
-        if value is None or not value.startswith("propusk_"):
-            return None
-        return await self._verifier.verify(value.strip())
+__all__ = ["JWKSUnavailable", "JWKSVerifier"]
 
 
 class JWKSUnavailable(PropuskError):

@@ -4,19 +4,19 @@ A client certificate reaches Propusk in one of two ways:
 
 1. **Direct TLS.** The server terminated TLS itself and verified the chain in the
    handshake; the ASGI TLS extension (``scope["extensions"]["tls"]["client_cert_chain"]``)
-   carries it, and :func:`tls_client_cert` turns it into ``RequestView.extra
-   ["tls_client_cert"]`` (DER).
+   carries it, and :func:`propusk.guard.request.request_view` puts its DER into
+   ``RequestView.extra["tls_client_cert"]``.
 2. **A TLS-terminating proxy** (nginx, Envoy) forwards it in a header. A certificate is
    public — anyone who has seen it can paste it into a header — so the header proves
    nothing by itself; it means "this client proved it holds the key" only when the proxy
    that did the handshake wrote it. It is therefore read **only** when the direct peer is
    one of ``trusted_proxies``; from anyone else it is ignored and logged.
 
-:class:`CertificateSource` applies that rule; :class:`ClientCertificateAuthenticator`
-hands the certificate to a verifier (Propusk's ``Certificates.principal_for``), which
-decides: issued by the Propusk CA, within validity, EKU clientAuth, not revoked.
-:class:`CertificateBound` wraps a token authenticator so that a token bound to a
-certificate (RFC 8705 ``cnf.x5t#S256``) passes only with that certificate.
+:class:`CertificateSource` applies that rule; :class:`ClientCertificate` hands the
+certificate to a :class:`~propusk.guard.ports.CertificateVerifier` (Propusk's
+``Certificates.principal_for``), which decides: issued by the Propusk CA, within
+validity, EKU clientAuth, not revoked. The gate uses the same source to hold a token
+bound to a certificate (RFC 8705 ``cnf.x5t#S256``) to that certificate.
 """
 
 from __future__ import annotations
@@ -25,61 +25,32 @@ import base64
 import ipaddress
 import logging
 import re
-import ssl
-from collections.abc import Iterable, Mapping
-from typing import Literal, Protocol
+from collections.abc import Iterable
+from typing import Literal
 from urllib.parse import unquote
 
 from cryptography import x509
-from starlette.types import Scope
 
-from propusk.core.cnf import same_thumbprint
+from propusk.core.catalog import Dialect
 from propusk.core.errors import InvalidToken
 from propusk.core.principals import Principal
-from propusk.guard.authenticators import Authenticator, RequestView
+from propusk.guard.ports import CertificateVerifier
+from propusk.guard.request import TLS_CLIENT_CERT, RequestView
 
 __all__ = [
-    "TLS_CLIENT_CERT",
-    "CertificateBound",
     "CertificateSource",
-    "CertificateVerifier",
-    "ClientCertificateAuthenticator",
+    "ClientCertificate",
     "HeaderFormat",
     "parse_escaped_pem",
     "parse_xfcc",
-    "tls_client_cert",
 ]
 
 log = logging.getLogger("propusk.guard")
-
-TLS_CLIENT_CERT = "tls_client_cert"
-"""The ``RequestView.extra`` key of the verified peer certificate (DER) on direct TLS."""
 
 HeaderFormat = Literal["nginx", "envoy"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 _PEM_END = "-----END CERTIFICATE-----"
-
-
-def tls_client_cert(scope: Scope) -> bytes | None:
-    """The DER of the client certificate the ASGI server verified in the TLS handshake
-    (the ASGI TLS extension, ``client_cert_chain[0]`` in PEM), or None."""
-    extensions = scope.get("extensions")
-    if not isinstance(extensions, Mapping):
-        return None
-    tls = extensions.get("tls")
-    if not isinstance(tls, Mapping):
-        return None
-    chain = tls.get("client_cert_chain")
-    if not chain or isinstance(chain, str | bytes):
-        return None
-    first = next(iter(chain))
-    if not isinstance(first, str):
-        return None
-    try:
-        return ssl.PEM_cert_to_DER_cert(first)
-    except ValueError:
-        return None  # a server bug, not the client's doing: no certificate
 
 
 def _pem_to_der(pem: str) -> bytes:
@@ -174,7 +145,7 @@ class CertificateSource:
             for p in trusted_proxies
         )
 
-    def _trusted(self, peer: str | None) -> bool:
+    def trusted(self, peer: str | None) -> bool:
         if peer is None or not self.trusted_proxies:
             return False
         try:
@@ -183,7 +154,7 @@ class CertificateSource:
             return False
         return any(address in net for net in self.trusted_proxies)
 
-    def presented(self, request: RequestView) -> bytes | None:
+    def presented(self, request: RequestView, *, warn: bool = True) -> bytes | None:
         """The DER of the client certificate the connection presented, or None.
 
         InvalidToken when a trusted proxy sent a header that is not a certificate (a
@@ -192,8 +163,8 @@ class CertificateSource:
         if self.header is None:
             return self._from_tls(request)
         value = request.headers.get(self.header)
-        if not self._trusted(request.client):
-            if value is not None:
+        if not self.trusted(request.client):
+            if value is not None and warn:
                 log.warning(
                     "client certificate header %s from %s ignored: not a trusted proxy",
                     self.header,
@@ -213,46 +184,30 @@ class CertificateSource:
         return der if isinstance(der, bytes) else None
 
 
-class CertificateVerifier(Protocol):
-    """Decides what a certificate may do (Propusk: ``Certificates.principal_for``)."""
-
-    async def principal_for(self, cert: x509.Certificate) -> Principal: ...
-
-
-class ClientCertificateAuthenticator:
+class ClientCertificate:
     """The client certificate of the connection (direct TLS or a trusted proxy's header)."""
 
-    name = "client-certificate"
+    method: Literal["mtls"] = "mtls"
+    dialect: Dialect | None = None
 
     def __init__(self, source: CertificateSource, verifier: CertificateVerifier) -> None:
         self._source = source
         self._verifier = verifier
 
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        der = self._source.presented(request)
+    def present(self, request: RequestView) -> bool:
+        # A trusted proxy's unreadable header raises InvalidToken here: a present
+        # credential that proves nothing, refused (the gate catches it as this kind's).
+        return self._source.presented(request) is not None
+
+    def wants_body(self, request: RequestView) -> bool:
+        return False
+
+    async def verify(self, request: RequestView) -> Principal:
+        der = self._source.presented(request, warn=False)  # present() warned already
         if der is None:
-            return None
+            raise InvalidToken(detail="client certificate vanished")  # present() said yes
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError:
             raise InvalidToken(detail="client certificate does not parse") from None
         return await self._verifier.principal_for(cert)
-
-
-class CertificateBound:
-    """Wraps a token authenticator: a token bound to a certificate (``cnf.x5t#S256``)
-    is refused (401 ``invalid_token``) unless this connection presents that certificate.
-    Unbound tokens pass unchanged."""
-
-    def __init__(self, inner: Authenticator, source: CertificateSource) -> None:
-        self._inner = inner
-        self._source = source
-        self.name = inner.name
-
-    async def authenticate(self, request: RequestView) -> Principal | None:
-        principal = await self._inner.authenticate(request)
-        if principal is None or principal.cert_thumbprint is None:
-            return principal
-        if not same_thumbprint(principal.cert_thumbprint, self._source.presented(request)):
-            raise InvalidToken(detail="certificate-bound token without its certificate")
-        return principal

@@ -1,0 +1,188 @@
+"""A Waves Enterprise node's refusals, and how any refusal becomes one (spec section 2).
+
+A node answers ``{"error": <int>, "message": <text>}`` with its own codes and texts
+(``ApiError.scala`` of we-node):
+
+====  ======  ==========================================================================
+id    status  when
+====  ======  ==========================================================================
+2     403     API-key mode: a missing or wrong ``X-API-Key`` (admin routes)
+614   403     API-key mode: the same on privacy routes
+649   403     API-key mode: the same on confidential-contract routes
+618   401     OAuth2 mode: no ``Authorization`` at all
+619   401     the token has expired
+620   400     the token's claims cannot be parsed
+621   403     the token lacks the route's role
+622   401     the token is invalid
+====  ======  ==========================================================================
+
+A route speaks this dialect when its catalog method says ``dialect = "waves"``, or, with
+the ``waves_errors`` setting, when the credential is a node-style key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from propusk.core.catalog import MethodCatalog
+from propusk.core.errors import PropuskError, TokenExpired
+from propusk.core.principals import AuthMethod, Principal
+from propusk.core.tokens import InvalidClaims
+
+__all__ = [
+    "ROLE_ADMIN",
+    "ROLE_CONFIDENTIAL_CONTRACTS",
+    "ROLE_PRIVACY",
+    "ApiKeyNotValid",
+    "AuthTokenExpired",
+    "CantParseJwtClaims",
+    "ConfidentialContractsApiKeyNotValid",
+    "InvalidTokenError",
+    "MissingAuthorization",
+    "NoRequiredAuthRole",
+    "PrivacyApiKeyNotValid",
+    "WavesNodeError",
+    "api_key_role",
+    "waves_error",
+]
+
+ROLE_ADMIN = "admin"
+ROLE_PRIVACY = "privacy"
+ROLE_CONFIDENTIAL_CONTRACTS = "confidential_contracts"
+ROLE_USER = "user"
+
+
+class WavesNodeError(PropuskError):
+    """A refusal in a node's shape; ``waves_id`` and ``message`` are the node's own."""
+
+    status = 403
+    waves_id: int = 2
+    message = "Provided API key is not correct"
+
+    @property
+    def envelope(self) -> dict[str, object]:
+        return {"error": self.waves_id, "message": self.message}
+
+
+class ApiKeyNotValid(WavesNodeError):
+    code = "api_key_not_valid"
+    waves_id = 2
+    message = "Provided API key is not correct"
+
+
+class PrivacyApiKeyNotValid(WavesNodeError):
+    code = "privacy_api_key_not_valid"
+    waves_id = 614
+    message = "Provided privacy API key is not correct"
+
+
+class ConfidentialContractsApiKeyNotValid(WavesNodeError):
+    code = "confidential_contracts_api_key_not_valid"
+    waves_id = 649
+    message = "Provided ConfidentialContracts API key is not correct"
+
+
+class MissingAuthorization(WavesNodeError):
+    code = "waves_missing_authorization"
+    status = 401
+    waves_id = 618
+    message = "Authorization error. Missing authorization metadata"
+
+
+class AuthTokenExpired(WavesNodeError):
+    code = "waves_token_expired"
+    status = 401
+    waves_id = 619
+    message = "Authorization error. Token expired"
+
+
+class CantParseJwtClaims(WavesNodeError):
+    code = "waves_cant_parse_claims"
+    status = 400
+    waves_id = 620
+    message = "Authorization error. Can't parse JWT token claims"
+
+
+class NoRequiredAuthRole(WavesNodeError):
+    code = "waves_no_required_role"
+    status = 403
+    waves_id = 621
+    message = "Authorization error. No expected role"
+
+    def __init__(self, role: str, *, detail: str | None = None) -> None:
+        # The node's text, trailing space included: "No expected role 'admin' ".
+        super().__init__(f"Authorization error. No expected role '{role}' ", detail=detail)
+
+
+class InvalidTokenError(WavesNodeError):
+    code = "waves_invalid_token"
+    status = 401
+    waves_id = 622
+    message = "Authorization error. Invalid token"
+
+
+_API_KEY_ERRORS: Mapping[str, type[WavesNodeError]] = {
+    ROLE_ADMIN: ApiKeyNotValid,
+    ROLE_PRIVACY: PrivacyApiKeyNotValid,
+    ROLE_CONFIDENTIAL_CONTRACTS: ConfidentialContractsApiKeyNotValid,
+}
+# When a route's method is held by several roles, the narrower role is the one a node
+# would ask for (a node protects privacy routes with the privacy key only).
+_NARROW_ROLES = (ROLE_PRIVACY, ROLE_CONFIDENTIAL_CONTRACTS)
+
+
+def api_key_role(catalog: MethodCatalog, method: str | None) -> str:
+    """The role whose key a node would have asked for on this method's routes."""
+    if method is None:
+        return ROLE_ADMIN
+    everything = len(catalog.methods)
+    for role in _NARROW_ROLES:
+        held = catalog.roles.get(role, frozenset())
+        # A role holding every method ("*") says nothing about this route.
+        if method in held and len(held) < everything:
+            return role
+    return ROLE_ADMIN
+
+
+def _token_role(catalog: MethodCatalog, method: str | None) -> str:
+    """The role a node's 621 names: the narrowest role that holds the method."""
+    narrow = api_key_role(catalog, method)
+    if narrow != ROLE_ADMIN or method is None:
+        return narrow
+    if method in catalog.roles.get(ROLE_USER, frozenset()):
+        return ROLE_USER
+    return ROLE_ADMIN
+
+
+def waves_error(
+    error: PropuskError,
+    *,
+    presented: AuthMethod | None,
+    principal: Principal | None,
+    route_method: str | None,
+    catalog: MethodCatalog,
+    api_key_mode: bool,
+) -> PropuskError:
+    """``error`` as the node would have said it. Errors that are not about credentials
+    (a malformed path, an oversized body, an outage) keep Propusk's own answer."""
+    if isinstance(error, WavesNodeError):
+        return error
+    detail = f"waves: {error.code}" + (f" ({error.detail})" if error.detail else "")
+    if error.status not in (401, 403) and not isinstance(error, InvalidClaims):
+        return error
+    kind = presented or (principal.method if principal is not None else None)
+    if kind == "api-key":
+        return _API_KEY_ERRORS[api_key_role(catalog, route_method)](detail=detail)
+    if kind is None:
+        if route_method is None:
+            return error  # no such route: nothing a node would have said
+        if api_key_mode:
+            return _API_KEY_ERRORS[api_key_role(catalog, route_method)](detail=detail)
+        return MissingAuthorization(detail=detail)
+    if isinstance(error, TokenExpired):
+        return AuthTokenExpired(detail=detail)
+    if isinstance(error, InvalidClaims):
+        return CantParseJwtClaims(detail=detail)
+    if error.status == 403:
+        return NoRequiredAuthRole(_token_role(catalog, route_method), detail=detail)
+    return InvalidTokenError(detail=detail)
