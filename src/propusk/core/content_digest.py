@@ -17,7 +17,7 @@ from typing import Any
 
 import http_sf
 
-from propusk.core.errors import InvalidToken
+from propusk.core.errors import InvalidSignature
 from propusk.core.signature_input import fast_byte_sequence
 
 __all__ = [
@@ -35,10 +35,9 @@ DIGEST_ALGORITHMS: dict[str, Callable[[bytes], hashlib._Hash]] = {
 MAX_DIGEST_HEADER_CHARS = 1024
 
 
-class DigestMismatch(InvalidToken):
+class DigestMismatch(InvalidSignature):
     """The Content-Digest is malformed, untrusted or does not match the body."""
 
-    code = "invalid_signature"
     message = "The request signature is invalid"
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidCode",
     "InvalidCredentials",
     "InvalidRequest",
+    "InvalidSignature",
     "InvalidToken",
     "NotFound",
     "PayloadTooLarge",
@@ -66,6 +67,14 @@ class InvalidToken(PropuskError):
     code = "invalid_token"
     status = 401
     message = "The token is invalid"
+
+
+class InvalidSignature(InvalidToken):
+    """A signed request or assertion that does not verify: one code for every kind of
+    signature (each kind may word its message; the reason stays in ``detail``)."""
+
+    code = "invalid_signature"
+    message = "The request signature is not valid"
 
 
 class TokenExpired(InvalidToken):

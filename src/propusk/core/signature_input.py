@@ -19,7 +19,7 @@ from typing import Any
 import http_sf
 from http_sf.innerlist import ser_innerlist
 
-from propusk.core.errors import InvalidToken
+from propusk.core.errors import InvalidSignature
 
 __all__ = [
     "DERIVED_COMPONENTS",
@@ -39,10 +39,9 @@ PARAMETERS = {"created": int, "expires": int, "keyid": str, "alg": str, "nonce":
 FIELD_NAME = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
 
 
-class HttpSignatureError(InvalidToken):
+class HttpSignatureError(InvalidSignature):
     """Any refusal of an RFC 9421 signature: opaque to the caller, the reason in ``detail``."""
 
-    code = "invalid_signature"
     message = "The request signature is invalid"
 
 

@@ -29,7 +29,7 @@ from propusk.core.assertions import (
     verify_exchange_signature,
     within_window,
 )
-from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.errors import InvalidSignature, InvalidToken, PropuskError
 from propusk.core.principals import Principal
 from propusk.core.service_tokens import ServiceTokenDecryptor, issue_service_token
 from propusk.core.tokens import UnknownKeyId
@@ -55,11 +55,9 @@ class TimestampOutOfRange(PropuskError):
     message = "Range timestamp not valid"  # the original service's exact words
 
 
-class ExchangeRefused(PropuskError):
+class ExchangeRefused(InvalidSignature):
     """Unknown, disabled or deleted key, bad signature, or a replay: one answer for all."""
 
-    code = "invalid_signature"
-    status = 401
     message = "The key or the signature is not valid"
 
 

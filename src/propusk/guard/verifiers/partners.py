@@ -3,7 +3,7 @@ speak the partner XML API (parsed once per request, with the hardened parser).""
 
 from __future__ import annotations
 
-from propusk.core.errors import Forbidden, InvalidToken
+from propusk.core.errors import Forbidden, InvalidSignature
 from propusk.core.xml_requests import AUTH_ERROR, IP_BLOCKED, XmlRequest, parse_request
 from propusk.guard.request import ROUTE_DIALECT, RequestView
 
@@ -12,11 +12,9 @@ __all__ = ["AddressBlocked", "SignatureRejected", "is_xml_api", "xml_of"]
 XML_KEY = "xml_request"  # RequestView.extra key the gate may fill with a parsed body
 
 
-class SignatureRejected(InvalidToken):
+class SignatureRejected(InvalidSignature):
     """Any failure of a signed request: one opaque answer (details go to the log)."""
 
-    code = "invalid_signature"
-    message = "The request signature is not valid"
     qiwi_code = AUTH_ERROR
 
 
