@@ -8,12 +8,17 @@ errors. Only the presentation is the console's.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from propusk.core.errors import InvalidRequest
 from propusk.core.identifiers import LOCALES
+from propusk.services.audit import Origin
 from propusk.web.console.render import (
     ConsoleError,
     ConsoleRoute,
@@ -23,8 +28,9 @@ from propusk.web.console.render import (
     redirect,
     text,
 )
-from propusk.web.console.session import sign_in, sign_out
+from propusk.web.console.session import ConsoleSession, sign_in, sign_out
 from propusk.web.deps import OriginDep, ServicesDep
+from propusk.wiring import Services
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -37,6 +43,57 @@ def _next(value: str | None) -> str:
     if value and value.startswith("/console/") and "//" not in value and "\\" not in value:
         return value
     return "/console/"
+
+
+@dataclass(frozen=True)
+class _Post:
+    """A form posted to an account page, by anyone (signed in or not)."""
+
+    request: Request
+    session: ConsoleSession
+    form: FormData
+    services: Services
+    origin: Origin
+
+    def done(self, flash: str, url: str) -> Response:
+        self.session.say("ok", flash)
+        return redirect(url)
+
+    def email(self) -> str:
+        return text(self.form, "email", EMAIL_MAX)
+
+    def new_password(self) -> str:
+        """The password typed twice (sign-up, reset), refused unless both are the same."""
+        password = text(self.form, "password", PASSWORD_MAX)
+        repeat = text(self.form, "repeat", PASSWORD_MAX)
+        if not secrets.compare_digest(password.encode(), repeat.encode()):
+            raise InvalidRequest("The passwords differ")
+        return password
+
+
+async def _post(
+    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
+) -> _Post:
+    return _Post(request, session, form, services, origin)
+
+
+PostDep = Annotated[_Post, Depends(_post)]
+
+
+def _form_page(template: str) -> Callable[..., Awaitable[Response]]:
+    async def show(request: Request, session: SessionDep) -> Response:
+        return page(request, template)
+
+    return show
+
+
+# The pages that are only their form; each form posts back to the same address.
+for _path, _template in (
+    ("/signup", "signup.html"),
+    ("/password/forgot", "forgot.html"),
+    ("/password/reset", "reset.html"),
+):
+    router.add_api_route(_path, _form_page(_template), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -60,23 +117,19 @@ async def login_form(request: Request, session: SessionDep, next: str | None = N
 
 
 @router.post("/login")
-async def login(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    email, password = text(form, "email", EMAIL_MAX), text(form, "password", PASSWORD_MAX)
+async def login(post: PostDep) -> Response:
+    email, password = post.email(), text(post.form, "password", PASSWORD_MAX)
     if not email or not password:
         raise InvalidRequest("Enter your e-mail address and password")
-    new = await sign_in(services, session, email, password, origin)
-    request.state.console = new  # the response carries the new session, not the old one
-    return redirect(_next(text(form, "next", 512)))
+    new = await sign_in(post.services, post.session, email, password, post.origin)
+    post.request.state.console = new  # the response carries the new session, not the old one
+    return redirect(_next(text(post.form, "next", 512)))
 
 
 @router.post("/logout")
-async def logout(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    request.state.console = await sign_out(services, session, origin)
-    request.state.console.say("ok", "flash.signed_out")
+async def logout(post: PostDep) -> Response:
+    post.request.state.console = await sign_out(post.services, post.session, post.origin)
+    post.request.state.console.say("ok", "flash.signed_out")
     return redirect("/console/login")
 
 
@@ -89,24 +142,14 @@ async def locale(request: Request, session: SessionDep, form: FormDep) -> Respon
     return redirect(_next(text(form, "next", 512)))
 
 
-@router.get("/signup", response_class=HTMLResponse)
-async def signup_form(request: Request, session: SessionDep) -> Response:
-    return page(request, "signup.html")
-
-
 @router.post("/signup")
-async def signup(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    email = text(form, "email", EMAIL_MAX)
-    password, repeat = text(form, "password", PASSWORD_MAX), text(form, "repeat", PASSWORD_MAX)
-    wanted = text(form, "locale", 8) or session.locale
-    if not secrets.compare_digest(password.encode(), repeat.encode()):
-        raise InvalidRequest("The passwords differ")
-    await services.accounts.register(email, password, wanted, "console", origin)
-    session.locale = wanted if wanted in LOCALES else session.locale
-    session.say("ok", "flash.check_mail")
-    return redirect("/console/confirm")
+async def signup(post: PostDep) -> Response:
+    # Every field is read (and a too long one refused) before the passwords are compared.
+    wanted = text(post.form, "locale", 8) or post.session.locale
+    email, password = post.email(), post.new_password()
+    await post.services.accounts.register(email, password, wanted, "console", post.origin)
+    post.session.locale = wanted if wanted in LOCALES else post.session.locale
+    return post.done("flash.check_mail", "/console/confirm")
 
 
 @router.get("/confirm", response_class=HTMLResponse)
@@ -121,57 +164,39 @@ async def confirm_link(request: Request, session: SessionDep, code: str) -> Resp
 
 
 @router.post("/confirm")
-async def confirm(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    await services.accounts.confirm(text(form, "code", 128), origin)
-    session.say("ok", "flash.confirmed")
-    return redirect("/console/login")
+async def confirm(post: PostDep) -> Response:
+    await post.services.accounts.confirm(text(post.form, "code", 128), post.origin)
+    return post.done("flash.confirmed", "/console/login")
+
+
+async def _mail_if_named(post: _Post, send: Callable[[str], Awaitable[object]]) -> None:
+    # The caller answers the same whether or not an address was typed or has an account.
+    email = post.email()
+    if email:
+        await send(email)
 
 
 @router.post("/confirm/resend")
-async def resend(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    email = text(form, "email", EMAIL_MAX)
-    if email:
-        await services.accounts.resend_confirmation(email, origin)
-    session.say("ok", "flash.resent")
-    return redirect("/console/confirm")
-
-
-@router.get("/password/forgot", response_class=HTMLResponse)
-async def forgot_form(request: Request, session: SessionDep) -> Response:
-    return page(request, "forgot.html")
+async def resend(post: PostDep) -> Response:
+    accounts = post.services.accounts
+    await _mail_if_named(post, lambda email: accounts.resend_confirmation(email, post.origin))
+    return post.done("flash.resent", "/console/confirm")
 
 
 @router.post("/password/forgot")
-async def forgot(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    email = text(form, "email", EMAIL_MAX)
-    if email:
-        await services.accounts.request_password_reset(email, "console", origin)
-    # The same answer whether or not the account exists.
-    session.say("ok", "flash.reset_sent")
-    return redirect("/console/password/reset")
-
-
-@router.get("/password/reset", response_class=HTMLResponse)
-async def reset_form(request: Request, session: SessionDep) -> Response:
-    return page(request, "reset.html")
+async def forgot(post: PostDep) -> Response:
+    accounts = post.services.accounts
+    await _mail_if_named(
+        post, lambda email: accounts.request_password_reset(email, "console", post.origin)
+    )
+    return post.done("flash.reset_sent", "/console/password/reset")
 
 
 @router.post("/password/reset")
-async def reset(
-    request: Request, session: SessionDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    password, repeat = text(form, "password", PASSWORD_MAX), text(form, "repeat", PASSWORD_MAX)
-    if not secrets.compare_digest(password.encode(), repeat.encode()):
-        raise InvalidRequest("The passwords differ")
-    await services.accounts.reset_password(text(form, "code", 128), password, origin)
-    session.say("ok", "flash.password_changed")
-    return redirect("/console/login")
+async def reset(post: PostDep) -> Response:
+    password = post.new_password()
+    await post.services.accounts.reset_password(text(post.form, "code", 128), password, post.origin)
+    return post.done("flash.password_changed", "/console/login")
 
 
 fallback = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)

@@ -8,12 +8,15 @@ right again on every decision, so this gate only spares others a page they canno
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from propusk.core.principals import Principal
+from propusk.services.audit import Origin
 from propusk.web.api.models import ID_TEXT
 from propusk.web.console.render import (
     ConsoleError,
@@ -26,6 +29,7 @@ from propusk.web.console.render import (
 )
 from propusk.web.console.session import ConsoleSession
 from propusk.web.deps import OriginDep, ServicesDep
+from propusk.wiring import Services
 
 router = APIRouter(prefix="/console/ca", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -51,6 +55,34 @@ async def _admin(session: SignedIn) -> Principal:
 AdminDep = Annotated[Principal, Depends(_admin)]
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """A server admin's decision posted from the queue."""
+
+    form: FormData
+    admin: Principal
+    session: ConsoleSession
+    services: Services
+    origin: Origin
+
+    def done(self, flash: str) -> Response:
+        self.session.say("ok", flash)
+        return redirect(QUEUE)
+
+
+async def _decision(
+    form: FormDep,  # first: the CSRF check runs before anything else, for everyone
+    admin: AdminDep,
+    session: SignedIn,
+    services: ServicesDep,
+    origin: OriginDep,
+) -> _Decision:
+    return _Decision(form, admin, session, services, origin)
+
+
+DecisionDep = Annotated[_Decision, Depends(_decision)]
+
+
 @router.get("/requests", response_class=HTMLResponse)
 async def queue_page(request: Request, admin: AdminDep, services: ServicesDep) -> Response:
     pending = await services.certificates.list_requests(
@@ -61,30 +93,13 @@ async def queue_page(request: Request, admin: AdminDep, services: ServicesDep) -
 
 
 @router.post("/requests/{request_id}/approve")
-async def approve(
-    request: Request,
-    form: FormDep,  # first: the CSRF check runs before anything else, for everyone
-    admin: AdminDep,
-    session: SignedIn,
-    request_id: RequestId,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.certificates.approve(admin, request_id, origin)
-    session.say("ok", "flash.csr_approved")
-    return redirect(QUEUE)
+async def approve(request_id: RequestId, post: DecisionDep) -> Response:
+    await post.services.certificates.approve(post.admin, request_id, post.origin)
+    return post.done("flash.csr_approved")
 
 
 @router.post("/requests/{request_id}/reject")
-async def reject(
-    request: Request,
-    form: FormDep,  # first: the CSRF check runs before anything else, for everyone
-    admin: AdminDep,
-    session: SignedIn,
-    request_id: RequestId,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.certificates.reject(admin, request_id, text(form, "reason", 255), origin)
-    session.say("ok", "flash.csr_rejected")
-    return redirect(QUEUE)
+async def reject(request_id: RequestId, post: DecisionDep) -> Response:
+    reason = text(post.form, "reason", 255)
+    await post.services.certificates.reject(post.admin, request_id, reason, post.origin)
+    return post.done("flash.csr_rejected")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData, UploadFile
 
@@ -19,20 +19,20 @@ from propusk.core.pki import REASONS
 from propusk.core.principals import Principal
 from propusk.web.api.certificates import CHAIN_TYPE, PEM_TYPE, _csr_from_body
 from propusk.web.api.models import ID_TEXT
-from propusk.web.console.key_pages import method_groups, scope_from
-from propusk.web.console.org_pages import OrgContext, OrgDep, app_names
-from propusk.web.console.render import ConsoleRoute, FormDep, page, redirect, text
-from propusk.web.deps import OriginDep, ServicesDep
+from propusk.web.console.org_context import OrgPage, OrgPageDep, OrgPost, OrgPostDep
+from propusk.web.console.render import ConsoleRoute, text
+from propusk.web.console.scope_form import scope_choices, scope_from
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
 RequestId = Annotated[str, Path(max_length=36, pattern=ID_TEXT)]
 Serial = Annotated[str, Path(max_length=64, pattern="^[0-9a-fA-F]{1,64}$")]
+SECTION = "certificates"
 
 
-def _principal(ctx: OrgContext) -> Principal:
-    assert ctx.session.principal is not None  # set by every signed-in request
-    return ctx.session.principal
+def _principal(view: OrgPage) -> Principal:
+    assert view.ctx.session.principal is not None  # set by every signed-in request
+    return view.ctx.session.principal
 
 
 async def _csr(form: FormData) -> ValidCsr:
@@ -50,87 +50,66 @@ async def _csr(form: FormData) -> ValidCsr:
     raise InvalidRequest("Paste the certificate request or choose its file")
 
 
-def _back(ctx: OrgContext) -> Response:
-    return redirect(f"/console/orgs/{ctx.org.id}/certificates")
-
-
 @router.get("/orgs/{org_id}/certificates", response_class=HTMLResponse)
-async def certificates_page(request: Request, ctx: OrgDep, services: ServicesDep) -> Response:
-    principal = _principal(ctx)
-    requests = await services.certificates.list_requests(principal, ctx.org.id)
-    certificates = await services.certificates.list(principal, ctx.org.id)
-    apps = await services.orgs.apps(ctx.account_id, ctx.org.id)
-    return page(
-        request,
+async def certificates_page(view: OrgPageDep) -> Response:
+    principal = _principal(view)
+    requests = await view.services.certificates.list_requests(principal, view.ctx.org.id)
+    certificates = await view.services.certificates.list(principal, view.ctx.org.id)
+    return view.render(
         "certificates.html",
-        ctx=ctx,
+        SECTION,
         requests=requests,
         certificates=certificates,
-        apps=apps,
-        names=app_names(apps),
-        groups=method_groups(services.catalog),
         # Who may decide is the service's rule (admins, or owners with self-service);
         # the controls show for those who might, and the service has the last word.
-        operator=principal.has_role("admin") or ctx.org.role == "owner",
+        operator=principal.has_role("admin") or view.ctx.org.role == "owner",
         reasons=tuple(REASONS),
-        area="certificates",
+        **await scope_choices(view),
     )
 
 
 @router.post("/orgs/{org_id}/certificates/requests")
-async def submit(
-    request: Request, ctx: OrgDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
-    csr = await _csr(form)
-    await services.certificates.submit(_principal(ctx), ctx.org.id, csr, scope_from(form), origin)
-    ctx.session.say("ok", "flash.csr_submitted")
-    return _back(ctx)
+async def submit(post: OrgPostDep) -> Response:
+    csr = await _csr(post.form)
+    org_id = post.ctx.org.id
+    await post.services.certificates.submit(
+        _principal(post), org_id, csr, scope_from(post.form), post.origin
+    )
+    return post.done("flash.csr_submitted", SECTION)
+
+
+async def _pending(post: OrgPost, request_id: str) -> Principal:
+    """The caller, once ``request_id`` is known to be this organization's request: an
+    operator decides here only for the organization whose page this is."""
+    principal = _principal(post)
+    pending = await post.services.certificates.get_request(principal, request_id)
+    if pending.org_id != post.ctx.org.id:
+        raise NotFound("No such certificate request")
+    return principal
 
 
 @router.post("/orgs/{org_id}/certificates/requests/{request_id}/approve")
-async def approve(
-    request: Request,
-    ctx: OrgDep,
-    request_id: RequestId,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    principal = _principal(ctx)
-    pending = await services.certificates.get_request(principal, request_id)
-    if pending.org_id != ctx.org.id:
-        raise NotFound("No such certificate request")
-    await services.certificates.approve(principal, request_id, origin)
-    ctx.session.say("ok", "flash.csr_approved")
-    return _back(ctx)
+async def approve(request_id: RequestId, post: OrgPostDep) -> Response:
+    principal = await _pending(post, request_id)
+    await post.services.certificates.approve(principal, request_id, post.origin)
+    return post.done("flash.csr_approved", SECTION)
 
 
 @router.post("/orgs/{org_id}/certificates/requests/{request_id}/reject")
-async def reject(
-    request: Request,
-    ctx: OrgDep,
-    request_id: RequestId,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    principal = _principal(ctx)
-    pending = await services.certificates.get_request(principal, request_id)
-    if pending.org_id != ctx.org.id:
-        raise NotFound("No such certificate request")
-    await services.certificates.reject(principal, request_id, text(form, "reason", 255), origin)
-    ctx.session.say("ok", "flash.csr_rejected")
-    return _back(ctx)
+async def reject(request_id: RequestId, post: OrgPostDep) -> Response:
+    principal = await _pending(post, request_id)
+    reason = text(post.form, "reason", 255)
+    await post.services.certificates.reject(principal, request_id, reason, post.origin)
+    return post.done("flash.csr_rejected", SECTION)
 
 
-async def _download(
-    ctx: OrgContext, services: ServicesDep, serial: str, *, chain: bool
-) -> Response:
-    view = await services.certificates.get(_principal(ctx), ctx.org.id, serial)
+async def _download(view: OrgPage, serial: str, *, chain: bool) -> Response:
+    certificates = view.services.certificates
+    cert = await certificates.get(_principal(view), view.ctx.org.id, serial)
     if chain:
-        body, kind, name = await services.certificates.chain_pem(view), CHAIN_TYPE, "ca-chain"
+        body, kind, name = await certificates.chain_pem(cert), CHAIN_TYPE, "ca-chain"
     else:
-        body, kind, name = view.pem, PEM_TYPE, f"certificate-{view.serial}"
+        body, kind, name = cert.pem, PEM_TYPE, f"certificate-{cert.serial}"
     return Response(
         body,
         media_type=kind,
@@ -143,25 +122,19 @@ async def _download(
 
 
 @router.get("/orgs/{org_id}/certificates/{serial}/certificate.pem")
-async def certificate_pem(ctx: OrgDep, serial: Serial, services: ServicesDep) -> Response:
-    return await _download(ctx, services, serial, chain=False)
+async def certificate_pem(serial: Serial, view: OrgPageDep) -> Response:
+    return await _download(view, serial, chain=False)
 
 
 @router.get("/orgs/{org_id}/certificates/{serial}/chain.pem")
-async def chain_pem(ctx: OrgDep, serial: Serial, services: ServicesDep) -> Response:
-    return await _download(ctx, services, serial, chain=True)
+async def chain_pem(serial: Serial, view: OrgPageDep) -> Response:
+    return await _download(view, serial, chain=True)
 
 
 @router.post("/orgs/{org_id}/certificates/{serial}/revoke")
-async def revoke(
-    request: Request,
-    ctx: OrgDep,
-    serial: Serial,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    reason = text(form, "reason", 32) or "unspecified"
-    await services.certificates.revoke(_principal(ctx), ctx.org.id, serial, reason, origin)
-    ctx.session.say("ok", "flash.certificate_revoked")
-    return _back(ctx)
+async def revoke(serial: Serial, post: OrgPostDep) -> Response:
+    reason = text(post.form, "reason", 32) or "unspecified"
+    await post.services.certificates.revoke(
+        _principal(post), post.ctx.org.id, serial, reason, post.origin
+    )
+    return post.done("flash.certificate_revoked", SECTION)

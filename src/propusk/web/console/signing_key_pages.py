@@ -7,21 +7,23 @@ behind a warning and an explicit "enable legacy" box; the service refuses them o
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData, UploadFile
 
 from propusk.core import digital_sign
 from propusk.core.errors import InvalidRequest
+from propusk.services.audit import Origin
 from propusk.services.signing_keys import KeyOptions
-from propusk.web.api.models import KeyId
-from propusk.web.console.key_pages import method_groups, scope_from
-from propusk.web.console.org_pages import OrgDep, app_names
-from propusk.web.console.render import ConsoleRoute, FormDep, page, redirect, text, texts
-from propusk.web.deps import OriginDep, ServicesDep
+from propusk.web.console import key_routes
+from propusk.web.console.org_context import OrgPageDep, OrgPostDep
+from propusk.web.console.render import ConsoleRoute, text, texts
+from propusk.web.console.scope_form import scope_choices, scope_from
+from propusk.wiring import Services
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
+SECTION = "signing-keys"
 MAX_PEM = 16384
 MODERN = tuple(n for n in digital_sign.ALGORITHMS if n not in digital_sign.LEGACY)
 LEGACY = tuple(n for n in digital_sign.ALGORITHMS if n in digital_sign.LEGACY)
@@ -45,35 +47,24 @@ async def _public_key(form: FormData) -> str:
 
 
 @router.get("/orgs/{org_id}/signing-keys", response_class=HTMLResponse)
-async def signing_keys_page(request: Request, ctx: OrgDep, services: ServicesDep) -> Response:
-    keys = await services.signing_keys.list(ctx.account_id, ctx.org.id)
-    apps = await services.orgs.apps(ctx.account_id, ctx.org.id)
-    return page(
-        request,
-        "signing_keys.html",
-        ctx=ctx,
-        keys=keys,
-        apps=apps,
-        names=app_names(apps),
-        groups=method_groups(services.catalog),
-        modern=MODERN,
-        legacy=LEGACY,
-        area="signing-keys",
+async def signing_keys_page(view: OrgPageDep) -> Response:
+    keys = await view.services.signing_keys.list(*view.who)
+    choices = await scope_choices(view)
+    return view.render(
+        "signing_keys.html", SECTION, keys=keys, modern=MODERN, legacy=LEGACY, **choices
     )
 
 
 @router.post("/orgs/{org_id}/signing-keys")
-async def create_signing_key(
-    request: Request, ctx: OrgDep, form: FormDep, services: ServicesDep, origin: OriginDep
-) -> Response:
+async def create_signing_key(post: OrgPostDep) -> Response:
+    form = post.form
     networks = [n for n in text(form, "allowed_ips", 4096).replace(",", " ").split() if n]
-    view = await services.signing_keys.create(
-        ctx.account_id,
-        ctx.org.id,
+    added = await post.services.signing_keys.create(
+        *post.who,
         text(form, "name", 255),
         await _public_key(form),
         scope_from(form),
-        origin,
+        post.origin,
         KeyOptions(
             algorithms=texts(form, "algorithm") or None,
             allow_legacy=form.get("allow_legacy") == "on",
@@ -84,48 +75,19 @@ async def create_signing_key(
         ),
     )
     # A legacy algorithm enabled on purpose still deserves the service's warning.
-    ctx.session.say("error" if view.warnings else "ok",
-                    " ".join(view.warnings) or "flash.signing_key_added")  # fmt: skip
-    return redirect(f"/console/orgs/{ctx.org.id}/signing-keys")
+    kind = "error" if added.warnings else "ok"
+    return post.done(" ".join(added.warnings) or "flash.signing_key_added", SECTION, kind=kind)
 
 
-@router.post("/orgs/{org_id}/signing-keys/{key_id}/disable")
-async def disable(
-    request: Request,
-    ctx: OrgDep,
-    key_id: KeyId,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.signing_keys.set_status(ctx.account_id, ctx.org.id, key_id, "disabled", origin)
-    ctx.session.say("ok", "flash.key_disabled")
-    return redirect(f"/console/orgs/{ctx.org.id}/signing-keys")
+async def _delete(services: Services, who: key_routes.Who, key_id: str, origin: Origin) -> None:
+    await services.signing_keys.delete(*who, key_id, origin)
 
 
-@router.post("/orgs/{org_id}/signing-keys/{key_id}/enable")
-async def enable(
-    request: Request,
-    ctx: OrgDep,
-    key_id: KeyId,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.signing_keys.set_status(ctx.account_id, ctx.org.id, key_id, "active", origin)
-    ctx.session.say("ok", "flash.key_enabled")
-    return redirect(f"/console/orgs/{ctx.org.id}/signing-keys")
-
-
-@router.post("/orgs/{org_id}/signing-keys/{key_id}/delete")
-async def delete(
-    request: Request,
-    ctx: OrgDep,
-    key_id: KeyId,
-    form: FormDep,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.signing_keys.delete(ctx.account_id, ctx.org.id, key_id, origin)
-    ctx.session.say("ok", "flash.key_deleted")
-    return redirect(f"/console/orgs/{ctx.org.id}/signing-keys")
+key_routes.add_key_actions(
+    router,
+    SECTION,
+    [
+        *key_routes.status_actions(lambda s: s.signing_keys.set_status),
+        key_routes.KeyAction("delete", _delete, "flash.key_deleted"),
+    ],
+)
