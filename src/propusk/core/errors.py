@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PropuskError",
+    "ServiceUnavailable",
     "TokenExpired",
     "TooManyAttempts",
     "Unauthenticated",
@@ -118,6 +119,22 @@ class Conflict(PropuskError):
     code = "conflict"
     status = 409
     message = "The resource already exists"
+
+
+class ServiceUnavailable(PropuskError):
+    """A backend Propusk needs (the database, Redis, the authorization server) cannot be
+    reached: the caller should retry after ``retry_after`` seconds. Raised for outages,
+    never for the caller's mistakes; the backend's name goes to ``detail`` (logs only)."""
+
+    code = "unavailable"
+    status = 503
+    message = "The service is temporarily unavailable, try again shortly"
+
+    def __init__(
+        self, message: str | None = None, *, detail: str | None = None, retry_after: int = 2
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = max(1, retry_after)
 
 
 class TooManyAttempts(PropuskError):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from propusk.storage.faults import Outage, is_cache_outage
 
 __all__ = ["Cache", "MemoryCache", "RedisCache", "create_cache"]
 
@@ -111,11 +114,24 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Redis-backed cache: the same semantics, shared by every node."""
+    """Redis-backed cache: the same semantics, shared by every node. An unreachable Redis
+    raises ServiceUnavailable (a 503 with Retry-After at the edge), logged once per
+    outage."""
 
     def __init__(self, client: Redis, *, prefix: str = "propusk:") -> None:
         self._redis = client
         self._prefix = prefix
+        self.outage = Outage("redis")
+
+    @asynccontextmanager
+    async def _calling(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if is_cache_outage(exc):
+                raise self.outage.failed(exc) from None
+            raise
+        self.outage.ok()
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "propusk:") -> RedisCache:
@@ -123,7 +139,7 @@ class RedisCache:
 
     async def incr(self, key: str, ttl: int) -> tuple[int, int]:
         k = self._prefix + key
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._calling(), self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(k)
             pipe.expire(k, ttl, nx=True)
             pipe.ttl(k)
@@ -132,7 +148,7 @@ class RedisCache:
 
     async def peek(self, key: str) -> tuple[int, int]:
         k = self._prefix + key
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._calling(), self._redis.pipeline(transaction=False) as pipe:
             pipe.get(k)
             pipe.ttl(k)
             value, left = await pipe.execute()
@@ -141,10 +157,12 @@ class RedisCache:
         return int(value), max(1, int(left))
 
     async def add(self, key: str, ttl: int) -> bool:
-        return bool(await self._redis.set(self._prefix + key, 1, ex=ttl, nx=True))
+        async with self._calling():
+            return bool(await self._redis.set(self._prefix + key, 1, ex=ttl, nx=True))
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        async with self._calling():
+            await self._redis.delete(self._prefix + key)
 
     async def close(self) -> None:
         await self._redis.aclose()

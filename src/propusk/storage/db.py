@@ -16,7 +16,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from propusk.storage.faults import Outage, is_database_outage
+
 __all__ = ["Database", "create_engine", "is_sqlite"]
+
+
+async def _quiet_rollback(session: AsyncSession) -> None:
+    """Roll back; on a connection that is already gone the rollback fails too, and the
+    original error is the one worth raising."""
+    try:
+        await session.rollback()
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
 
 
 def is_sqlite(url: str) -> bool:
@@ -67,6 +79,8 @@ class Database:
 
     def __init__(self, engine: AsyncEngine, *, bind: AsyncConnection | None = None) -> None:
         self.engine = engine
+        # An unreachable database is a 503 with Retry-After, logged once per outage.
+        self.outage = Outage("database")
         if bind is None:
             self._factory = async_sessionmaker(engine, expire_on_commit=False)
             self._read_factory = async_sessionmaker(
@@ -90,13 +104,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._factory() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        """A unit of work; ServiceUnavailable when the database cannot be reached."""
+        try:
+            async with self._factory() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await _quiet_rollback(session)
+                    raise
+        except BaseException as exc:
+            if is_database_outage(exc):
+                raise self.outage.failed(exc) from None
+            raise
+        self.outage.ok()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -104,8 +125,14 @@ class Database:
         lock, so health checks and token checks do not queue behind writers."""
         # Closing (not rolling back) ends the transaction when the connection goes back to
         # the pool, and leaves loaded objects readable (a rollback would expire them).
-        async with self._read_factory() as session:
-            yield session
+        try:
+            async with self._read_factory() as session:
+                yield session
+        except BaseException as exc:
+            if is_database_outage(exc):
+                raise self.outage.failed(exc) from None
+            raise
+        self.outage.ok()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

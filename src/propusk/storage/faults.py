@@ -1,0 +1,95 @@
+"""Outages of the database and of Redis, as errors the edge can answer (503 + Retry-After
+in the client's dialect) instead of tracebacks.
+
+Only failures of the backend itself count: a refused or dropped connection, a pool or
+network time-out, a server that is starting or shutting down, SQLite's "database is
+locked" after its busy timeout. Constraint violations and programming errors are not
+outages and pass through unchanged.
+
+:class:`Outage` keeps one backend's state so that an outage is logged once when it begins
+and once when it ends, however many requests fail in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import redis.exceptions
+from sqlalchemy import exc as sa_exc
+
+from propusk.core.errors import ServiceUnavailable
+
+__all__ = ["Outage", "is_cache_outage", "is_database_outage"]
+
+log = logging.getLogger("propusk.storage")
+
+# asyncpg's errors for a server that is not there (yet): connection refused or lost, the
+# server starting up, shutting down or out of connection slots.
+_PG_OUTAGES = frozenset(
+    {
+        "CannotConnectNowError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "InterfaceError",
+        "InternalClientError",
+        "PostgresConnectionError",
+        "TooManyConnectionsError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "ServerShutdownError",
+        "QueryCanceledError",
+    }
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for a failure of the database server or the connection to it."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        ):
+            return True
+        return type(exc.orig).__name__ in _PG_OUTAGES
+    # A refused connection reaches us unwrapped from the driver's connect (an OSError).
+    return isinstance(exc, sa_exc.TimeoutError | OSError | TimeoutError)
+
+
+def is_cache_outage(exc: BaseException) -> bool:
+    """True for a failure of the Redis server or the connection to it."""
+    return isinstance(
+        exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError
+    )
+
+
+class Outage:
+    """One backend's up/down state: :meth:`failed` turns a failure into the error to raise
+    (logging the start of an outage once), :meth:`ok` notes a success (logging the end)."""
+
+    def __init__(
+        self, name: str, *, retry_after: int = 2, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name
+        self.retry_after = retry_after
+        self._clock = clock
+        self._down_since: float | None = None
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def failed(self, exc: BaseException) -> ServiceUnavailable:
+        if self._down_since is None:
+            self._down_since = self._clock()
+            # One line per outage, without the traceback: the cause's type and text.
+            log.error("%s unreachable: %s: %s", self.name, type(exc).__name__, str(exc)[:200])
+        return ServiceUnavailable(
+            detail=f"{self.name} unreachable ({type(exc).__name__})",
+            retry_after=self.retry_after,
+        )
+
+    def ok(self) -> None:
+        if self._down_since is not None:
+            log.warning("%s is back after %.1f s", self.name, self._clock() - self._down_since)
+            self._down_since = None

@@ -1,0 +1,100 @@
+"""Outages of the database and of Redis become ServiceUnavailable (503 + Retry-After at the
+edge), logged once per outage; other database errors pass through unchanged.
+
+These use real drivers against real closed ports on 127.0.0.1 (nothing listens on port 1),
+so the errors are the ones a dead server gives.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from propusk.core.errors import ServiceUnavailable
+from propusk.storage.cache import RedisCache
+from propusk.storage.db import Database
+from propusk.storage.faults import Outage
+
+DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+def _outage_lines(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(name)]
+
+
+async def test_an_unreachable_database_is_unavailable_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = Database.from_url(DEAD_POSTGRES)
+    caplog.set_level(logging.ERROR, logger="propusk.storage")
+    try:
+        for unit in (db.read, db.session, db.read):
+            with pytest.raises(ServiceUnavailable) as caught:
+                async with unit() as session:
+                    await session.execute(text("SELECT 1"))
+            assert caught.value.status == 503 and caught.value.retry_after >= 1
+            assert caught.value.detail is not None and "database" in caught.value.detail
+    finally:
+        await db.dispose()
+    lines = _outage_lines(caplog, "database unreachable")
+    assert len(lines) == 1, lines  # one line for the outage, not one per request
+    assert db.outage.down
+
+
+async def test_an_unreachable_redis_is_unavailable_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = RedisCache.from_url(DEAD_REDIS)
+    caplog.set_level(logging.ERROR, logger="propusk.storage")
+    try:
+        for call in (
+            lambda: cache.add("replay:x", 5),
+            lambda: cache.incr("throttle:x", 5),
+            lambda: cache.peek("throttle:x"),
+            lambda: cache.delete("replay:x"),
+        ):
+            with pytest.raises(ServiceUnavailable):
+                await call()
+    finally:
+        await cache.close()
+    assert len(_outage_lines(caplog, "redis unreachable")) == 1
+
+
+async def test_constraint_violations_are_not_outages(tmp_path: Path) -> None:
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}")
+    try:
+        async with db.session() as session:
+            await session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(IntegrityError):
+            async with db.session() as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+        async with db.read() as session:  # the failed unit of work wrote nothing
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        assert not db.outage.down
+    finally:
+        await db.dispose()
+
+
+def test_an_outage_is_logged_when_it_starts_and_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    outage = Outage("database", retry_after=3, clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="propusk.storage")
+    outage.ok()  # up, and staying up: nothing to say
+    errors = [outage.failed(ConnectionRefusedError("refused")) for _ in range(5)]
+    assert all(e.retry_after == 3 for e in errors)
+    now[0] = 107.5
+    outage.ok()
+    outage.ok()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "database unreachable: ConnectionRefusedError: refused",
+        "database is back after 7.5 s",
+    ]
