@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from propusk.core.errors import ServiceUnavailable
 from propusk.storage.cache import RedisCache
@@ -98,3 +98,15 @@ def test_an_outage_is_logged_when_it_starts_and_when_it_ends(
         "database unreachable: ConnectionRefusedError: refused",
         "database is back after 7.5 s",
     ]
+
+
+async def test_a_missing_table_is_not_an_outage(tmp_path: Path) -> None:
+    """sqlite3 calls a missing table an OperationalError too; it is a schema problem."""
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(OperationalError, match="no such table"):
+            async with db.read() as session:
+                await session.execute(text("SELECT * FROM nowhere"))
+        assert not db.outage.down
+    finally:
+        await db.dispose()

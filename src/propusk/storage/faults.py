@@ -13,6 +13,7 @@ and once when it ends, however many requests fail in between.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -44,12 +45,19 @@ _PG_OUTAGES = frozenset(
 )
 
 
+_SQLITE_OUTAGES = ("database is locked", "unable to open", "disk i/o error", "database is full")
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """True for a failure of the database server or the connection to it."""
     if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        ):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc.orig, sqlite3.Error):
+            # sqlite3 says OperationalError for a missing table too: only these are outages.
+            text = str(exc.orig).lower()
+            return any(word in text for word in _SQLITE_OUTAGES)
+        if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             return True
         return type(exc.orig).__name__ in _PG_OUTAGES
     # A refused connection reaches us unwrapped from the driver's connect (an OSError).
@@ -58,9 +66,8 @@ def is_database_outage(exc: BaseException) -> bool:
 
 def is_cache_outage(exc: BaseException) -> bool:
     """True for a failure of the Redis server or the connection to it."""
-    return isinstance(
-        exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError
-    )
+    errors = redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError
+    return isinstance(exc, errors)
 
 
 class Outage:
