@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,9 +37,17 @@ from propusk.services.sessions import Sessions
 from propusk.services.signing_keys import SigningKeys
 from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
-from propusk.storage.db import Database
+from propusk.storage.db import Database, is_sqlite
 
-__all__ = ["Services", "build_gate", "build_services", "password_policy"]
+__all__ = [
+    "Services",
+    "build_gate",
+    "build_services",
+    "password_policy",
+    "require_shared_state",
+    "shared_state",
+    "worker_count",
+]
 
 
 def password_policy(settings: Settings) -> PasswordPolicy:
@@ -262,3 +271,38 @@ def build_gate(
         qiwi_http_200=settings.qiwi_errors_http_200,
         clock=lambda: clock.now().timestamp(),
     )
+
+
+def shared_state(settings: Settings) -> bool:
+    """True when every piece of state lives outside the process: PostgreSQL and Redis."""
+    return bool(settings.redis_url) and not is_sqlite(settings.effective_database_url)
+
+
+def worker_count(settings: Settings, requested: str | None) -> int:
+    """The number of server processes: ``requested`` is a number, ``auto`` (one per core
+    this process may run on), or None for the default: ``auto`` on shared state, else 1."""
+    if requested is None:
+        requested = "auto" if shared_state(settings) else "1"
+    if requested == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    if not requested.isascii() or not requested.isdigit() or not 1 <= int(requested) <= 256:
+        raise ConfigError(f"workers must be a number from 1 to 256 or auto, not {requested!r}")
+    return int(requested)
+
+
+def require_shared_state(settings: Settings, processes: int) -> None:
+    """Refuse to run several processes on state that only one process can hold: replay
+    caches, throttles and console sessions live in process memory without ``redis_url``,
+    and SQLite takes one writer process at a time."""
+    if processes <= 1:
+        return
+    if not settings.redis_url:
+        raise ConfigError(
+            f"{processes} processes need shared state: set redis_url (PROPUSK_REDIS_URL);"
+            " without it replay caches, throttles and sessions live in one process's memory"
+        )
+    if is_sqlite(settings.effective_database_url):
+        raise ConfigError(
+            f"{processes} processes need a shared database: set database_url"
+            " (PROPUSK_DATABASE_URL) to PostgreSQL; SQLite takes one writer process at a time"
+        )
