@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,25 +16,23 @@ from propusk.config import Settings
 from propusk.core.errors import Conflict, InvalidCode, InvalidRequest, NotFound
 from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
 from propusk.core.opaque import digest, make_secret
+from propusk.services.account_rows import (
+    add_account,
+    addresses_of,
+    checked_roles,
+    new_account,
+    revoke_all_refresh_tokens,
+    roles_of,
+)
 from propusk.services.audit import Actor, Origin
 from propusk.services.base import UseCase
 from propusk.services.mail import Mailer
 from propusk.services.passwords import PasswordService
 from propusk.services.throttle import MailThrottle
 from propusk.services.views import view_of
-from propusk.storage.models import Account, AccountRole, Address, EmailToken, RefreshToken
+from propusk.storage.models import Account, AccountRole, Address, EmailToken
 
-__all__ = [
-    "CONFIRM_PREFIX",
-    "RESET_PREFIX",
-    "Accounts",
-    "Profile",
-    "add_account",
-    "addresses_of",
-    "checked_roles",
-    "new_account",
-    "roles_of",
-]
+__all__ = ["CONFIRM_PREFIX", "RESET_PREFIX", "Accounts", "Profile", "addresses_of", "roles_of"]
 
 CONFIRM_PREFIX = "propusk_ec_"
 RESET_PREFIX = "propusk_pr_"
@@ -53,74 +51,6 @@ class Profile:
     roles: tuple[str, ...]
     addresses: tuple[dict[str, str], ...]
     created_at: datetime
-
-
-async def roles_of(session: AsyncSession, account_id: str) -> list[str]:
-    rows = await session.scalars(
-        select(AccountRole.role).where(AccountRole.account_id == account_id)
-    )
-    return sorted(rows)
-
-
-async def addresses_of(session: AsyncSession, account_id: str) -> list[dict[str, str]]:
-    rows = await session.scalars(
-        select(Address).where(Address.account_id == account_id).order_by(Address.created_at)
-    )
-    return [{"address": a.address, "type": a.type, "name": a.name} for a in rows]
-
-
-async def revoke_all_refresh_tokens(session: AsyncSession, account_id: str, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-
-
-def new_account(
-    now: datetime,
-    kind: str,
-    email: str | None,
-    password_hash: str | None,
-    locale: str,
-    source: str,
-    *,
-    name: str | None = None,
-    owner_id: str | None = None,
-    confirmed_at: datetime | None = None,
-) -> Account:
-    """A new active account (a ``person`` or a ``service``), made ``now``."""
-    return Account(
-        id=str(uuid.uuid4()),
-        email=email,
-        password_hash=password_hash,
-        kind=kind,
-        name=name,
-        locale=locale,
-        source=source,
-        status="active",
-        owner_id=owner_id,
-        email_confirmed_at=confirmed_at,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-async def add_account(session: AsyncSession, account: Account, roles: Iterable[str]) -> None:
-    """Insert ``account`` with its global ``roles`` (flushed first: roles refer to it)."""
-    session.add(account)
-    await session.flush()
-    session.add_all(AccountRole(account_id=account.id, role=r) for r in roles)
-
-
-def checked_roles(roles: Iterable[str], known: Sequence[str]) -> list[str]:
-    """The global roles asked for plus ``user`` (every account has it), sorted; an unknown
-    role is an InvalidRequest."""
-    wanted = sorted(set(roles) | {"user"})
-    unknown = [r for r in wanted if r not in known]
-    if unknown:
-        raise InvalidRequest(f"unknown roles: {', '.join(unknown)}")
-    return wanted
 
 
 @dataclass(eq=False, repr=False)
@@ -266,13 +196,9 @@ class Accounts(UseCase):
             if account is None:
                 return
             code = await self._new_email_token(session, account.id, "reset")
-            self.audit.add(
-                session,
-                "account.password_reset_requested",
-                actor_id=account.id,
-                origin=origin,
-                data={"source": source} if source else None,
-            )
+            data = {"source": source} if source else None
+            event = "account.password_reset_requested"
+            self.audit.add(session, event, actor_id=account.id, origin=origin, data=data)
         await self.mailer.send(
             email,
             "Reset your password",

@@ -27,7 +27,13 @@ from propusk.core.errors import InvalidRequest, InvalidToken
 from propusk.core.identifiers import check_name
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
-from propusk.services.credentials import CredentialKind, Credentials, check_grace, grace_until
+from propusk.services.credentials import (
+    CredentialKind,
+    Credentials,
+    KeyView,
+    check_grace,
+    grace_until,
+)
 from propusk.services.keyring import Keyring
 from propusk.services.last_used import LastUsed
 from propusk.services.node_cache import MISS, Miss, NodeCache
@@ -42,19 +48,12 @@ NOT_FOUND = "No such API key"
 
 
 @dataclass(frozen=True)
-class ApiKeyView:
-    key_id: str
-    org_id: str
-    name: str
+class ApiKeyView(KeyView):
+    """An API key as it may be shown again: its prefix and last four characters only."""
+
     prefix: str
     last4: str
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
-    status: str
     expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,16 @@ class CertificateRequests(OrgScoped):
             raise NotFound(REQUEST_NOT_FOUND)  # strangers learn nothing
         return row
 
+    async def _pending(
+        self, session: AsyncSession, actor: Principal, request_id: str
+    ) -> CertificateRequest:
+        """A request the actor may decide, still undecided (a decided one: Conflict)."""
+        row = await self._request(session, actor, request_id)
+        await self._operator(session, actor, row.org_id)
+        if row.status != "pending":
+            raise Conflict(f"the request is already {row.status}")
+        return row
+
     async def get_request(self, actor: Principal, request_id: str) -> RequestView:
         async with self.db.read() as session:
             return _request_view(await self._request(session, actor, request_id))
@@ -222,10 +232,7 @@ class CertificateRequests(OrgScoped):
         if not 1 <= validity <= 3650:
             raise InvalidRequest("days must be 1 to 3650")
         async with self.db.read() as session:
-            row = await self._request(session, actor, request_id)
-            await self._operator(session, actor, row.org_id)
-            if row.status != "pending":
-                raise Conflict(f"the request is already {row.status}")
+            row = await self._pending(session, actor, request_id)
         kid, ca = await self.ca.material()  # outside any unit of work (keyring rule)
         csr = parse_csr_pem(row.csr_pem)
         now = self.clock.now()
@@ -301,10 +308,7 @@ class CertificateRequests(OrgScoped):
             # lines with, and no NUL, which PostgreSQL refuses in text (a 500, not a 400).
             raise InvalidRequest("reason must not contain control characters")
         async with self.db.session() as session:
-            row = await self._request(session, actor, request_id)
-            await self._operator(session, actor, row.org_id)
-            if row.status != "pending":
-                raise Conflict(f"the request is already {row.status}")
+            row = await self._pending(session, actor, request_id)
             row.status, row.reason = "rejected", clean
             row.decided_by, row.decided_at = actor.subject, self.clock.now()
             data = {"reason": clean}

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_GRACE_SECONDS",
     "CredentialKind",
     "Credentials",
+    "KeyView",
     "OrgScoped",
     "Switchable",
     "check_grace",
@@ -53,7 +54,23 @@ MAX_GRACE_SECONDS = 7 * 86400
 # name, status, apps, methods, created_at, updated_at) are alike in each.
 KeyModel = ServiceKey | ApiKey | SigningKey
 R = TypeVar("R", bound=KeyModel)
-V = TypeVar("V")
+V = TypeVar("V", bound="KeyView")
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """What a view of any key-like credential shows: whose it is, its scope, its name and
+    status and times; each kind's view adds its own fields."""
+
+    key_id: str
+    org_id: str
+    apps: tuple[str, ...]
+    methods: tuple[str, ...]
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)

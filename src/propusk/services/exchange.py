@@ -62,12 +62,7 @@ class ExchangeRefused(PropuskError):
     message = "The key or the signature is not valid"
 
 
-@dataclass(frozen=True)
-class Grant:
-    jwe: str
-    ttl: int
-
-
+# What a token is checked against: its key's org, status and generation.
 @dataclass(frozen=True)
 class _State:
     org_id: str
@@ -75,9 +70,18 @@ class _State:
     generation: int
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A service token (compact JWE) and its lifetime in seconds."""
+
+    jwe: str
+    ttl: int
+
+
 @dataclass(eq=False, repr=False)
 class Exchange(UseCase):
-    """Service keys for tokens, and tokens back into Principals."""
+    """Signed key ids for service tokens (the exchange), and those tokens back into
+    Principals, checked against each key's current state (see the module docstring)."""
 
     keyring: Keyring
     cache: Cache

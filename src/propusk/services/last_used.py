@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import update
@@ -24,29 +25,22 @@ __all__ = ["FLUSH_INTERVAL", "LastUsed"]
 FLUSH_INTERVAL = 30.0
 
 
+@dataclass(eq=False, repr=False)
 class LastUsed:
-    """Pending ``last_used_at`` values of one table, keyed by ``key`` (its id column);
-    ``what`` names the keys in the log ("API keys")."""
+    """Pending ``last_used_at`` values of one table, by its id column ``key``; ``what``
+    names the keys in ``log`` ("API keys")."""
 
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        key: InstrumentedAttribute[str],
-        what: str,
-        log: logging.Logger,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._key = key
-        self._what = what
-        self._log = log
-        self._pending: dict[str, datetime] = {}
-        self._flusher: asyncio.Task[None] | None = None
+    db: Database
+    clock: Clock
+    key: InstrumentedAttribute[str]
+    what: str
+    log: logging.Logger
+    _pending: dict[str, datetime] = field(default_factory=dict, init=False)
+    _flusher: asyncio.Task[None] | None = field(default=None, init=False)
 
     def mark(self, key_id: str) -> None:
         """``key_id`` was used now (call on the event loop)."""
-        self._pending[key_id] = self._clock.now()
+        self._pending[key_id] = self.clock.now()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -64,18 +58,16 @@ class LastUsed:
         if not pending:
             return 0
         try:
-            async with self._db.session() as session:
+            async with self.db.session() as session:
                 for key_id, when in pending.items():
                     await session.execute(
-                        update(self._key.class_)
-                        .where(self._key == key_id)
-                        .values(last_used_at=when)
+                        update(self.key.class_).where(self.key == key_id).values(last_used_at=when)
                     )
         except Exception:  # a lost lastUsedAt must not break anything; retried next time
             # With the traceback: a broad except must not hide a bug (only key ids and
             # times are in these statements, nothing secret).
-            self._log.warning(
-                "could not write lastUsedAt for %d %s", len(pending), self._what, exc_info=True
+            self.log.warning(
+                "could not write lastUsedAt for %d %s", len(pending), self.what, exc_info=True
             )
             for key_id, when in pending.items():
                 self._pending.setdefault(key_id, when)

@@ -36,7 +36,9 @@ from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from propusk.core.identifiers import check_name, normalize_email
 from propusk.core.principals import Principal
 from propusk.services.audit import Actor, Audit, Origin, filtered
+from propusk.services.base import load_owned
 from propusk.services.clock import Clock
+from propusk.services.views import view_of
 from propusk.storage.db import Database
 from propusk.storage.models import Account, App, AuditEvent, Membership, Organization
 
@@ -269,14 +271,8 @@ class Orgs:
             ):
                 raise Conflict("An organization keeps at least one owner")
             before, target.role = target.role, role
-            by = Actor(account_id, origin, org_id)
-            self._audit.change(
-                session,
-                "org.member_role_changed",
-                by,
-                ("account", member_id),
-                {"before": before, "after": role},
-            )
+            by, data = Actor(account_id, origin, org_id), {"before": before, "after": role}
+            self._audit.change(session, "org.member_role_changed", by, ("account", member_id), data)
             email = await session.scalar(select(Account.email).where(Account.id == member_id))
             return MemberView(member_id, email, role, target.created_at)
 
@@ -323,19 +319,16 @@ class Orgs:
             rows = await session.scalars(
                 select(App).where(App.org_id == org_id).order_by(App.created_at, App.id)
             )
-            return [AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at) for a in rows]
+            return [view_of(AppView, a) for a in rows]
 
     async def _app(self, session: AsyncSession, org_id: str, app_id: str) -> App:
-        app = await session.get(App, app_id)
-        if app is None or app.org_id != org_id:
-            raise NotFound("No such app")
-        return app
+        return await load_owned(session, App, app_id, org_id, "No such app")
 
     async def app(self, account_id: str, org_id: str, app_id: str) -> AppView:
         async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read")
             a = await self._app(session, org_id, app_id)
-            return AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+            return view_of(AppView, a)
 
     async def rename_app(
         self, account_id: str, org_id: str, app_id: str, name: str, origin: Origin
@@ -350,7 +343,7 @@ class Orgs:
                 self._audit.change(
                     session, "app.renamed", by, ("app", app_id), {"before": before, "after": clean}
                 )
-                view = AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+                view = view_of(AppView, a)
         except IntegrityError:
             raise Conflict("An app with this name already exists") from None
         return view

@@ -111,7 +111,9 @@ class PartnerDirectory:
         async with self.db.read() as session:
             row = await session.scalar(select(SigningKey).where(column == value))
         if row is None:
-            return MISS  # made-up logins are not cached; a disabled key is (as None)
+            # Not cached: made-up logins must not push out the partners that exist (a
+            # disabled key is cached, as None).
+            return MISS
         partner = None
         if row.status == "active":
             partner = PartnerKey(

@@ -23,6 +23,7 @@ from propusk.services.audit import Origin
 from propusk.services.credentials import (
     MAX_GRACE_SECONDS,
     CredentialKind,
+    KeyView,
     Switchable,
     check_grace,
     grace_until,
@@ -37,17 +38,10 @@ NOT_FOUND = "No such service key"
 
 
 @dataclass(frozen=True)
-class ServiceKeyView:
-    key_id: str
-    org_id: str
-    name: str
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
-    status: str
+class ServiceKeyView(KeyView):
+    """A service key: its public half, and whether the server made the pair."""
+
     generated: bool
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
     public_key_pem: str
 
 
@@ -113,7 +107,7 @@ class ServiceKeys(Switchable[ServiceKey, ServiceKeyView]):
         return _key_view(row)
 
     def _status_changed(self, row: ServiceKey, now: datetime) -> None:
-        row.generation += 1  # tokens carry the generation: a disabled key's fail at once
+        row.generation += 1  # tokens carry the generation: a disabled key's tokens fail at once
 
     async def create(
         self,

@@ -31,7 +31,7 @@ from propusk.core.identifiers import normalize_email
 from propusk.core.opaque import digest, make_secret
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, issue_access_token, verify_access_token
-from propusk.services.accounts import (
+from propusk.services.account_rows import (
     add_account,
     addresses_of,
     checked_roles,
@@ -55,6 +55,8 @@ _MAX_REFRESH_LEN = 128
 
 @dataclass(frozen=True)
 class TokenPair:
+    """What a login or refresh answers: an access token and the refresh token after it."""
+
     access_token: str
     refresh_token: str
     expires_in: int
@@ -77,16 +79,15 @@ class Sessions(UseCase):
         key: RSAKey,
         account: Account,
         *,
-        family_id: str | None = None,
-        parent_id: str | None = None,
         cert_thumbprint: str | None = None,
-        family_binding: str | None = None,
+        parent: RefreshToken | None = None,
     ) -> TokenPair:
         """Sign an access token with ``key`` and store a new refresh token in ``session``.
 
-        ``cert_thumbprint`` binds the access token to the certificate of this connection;
-        ``family_binding`` is the certificate the refresh-token family is bound to (set at
-        login over mutual TLS and inherited by every rotation).
+        ``cert_thumbprint`` binds the access token to the certificate of this connection.
+        The refresh token starts a family (a login), or continues the family of ``parent``
+        (a rotation). A family is bound to the certificate of the login that started it,
+        if any, and every rotation inherits that binding.
 
         The caller takes ``key`` from the keyring *before* opening ``session``: a keyring
         reload opens a unit of work of its own, and on SQLite that one would wait for the
@@ -112,12 +113,12 @@ class Sessions(UseCase):
             RefreshToken(
                 id=str(uuid.uuid4()),
                 account_id=account.id,
-                family_id=family_id or str(uuid.uuid4()),
-                parent_id=parent_id,
+                family_id=parent.family_id if parent else str(uuid.uuid4()),
+                parent_id=parent.id if parent else None,
                 digest=digest(refresh),
                 issued_at=now,
                 expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl),
-                cert_thumbprint=family_binding,
+                cert_thumbprint=parent.cert_thumbprint if parent else cert_thumbprint,
             )
         )
         return TokenPair(access, refresh, self.settings.access_token_ttl)
@@ -161,20 +162,9 @@ class Sessions(UseCase):
                     .where(Account.id == account.id, Account.password_hash == account.password_hash)
                     .values(password_hash=new_hash, updated_at=self.clock.now())
                 )
-            pair = await self._issue(
-                session,
-                key,
-                account,
-                cert_thumbprint=cert_thumbprint,
-                family_binding=cert_thumbprint,
-            )
-            self.audit.add(
-                session,
-                "auth.login",
-                actor_id=account.id,
-                origin=origin,
-                data={"rehashed": True} if upgraded else None,
-            )
+            pair = await self._issue(session, key, account, cert_thumbprint=cert_thumbprint)
+            data = {"rehashed": True} if upgraded else None
+            self.audit.add(session, "auth.login", actor_id=account.id, origin=origin, data=data)
         return pair
 
     async def _failed(
@@ -235,13 +225,7 @@ class Sessions(UseCase):
                 if account is None or account.status != "active":
                     raise InvalidToken("The refresh token is invalid")
                 pair = await self._issue(
-                    session,
-                    key,
-                    account,
-                    family_id=row.family_id,
-                    parent_id=row.id,
-                    cert_thumbprint=cert_thumbprint,
-                    family_binding=row.cert_thumbprint,
+                    session, key, account, cert_thumbprint=cert_thumbprint, parent=row
                 )
                 self.audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
                 return pair

@@ -28,7 +28,7 @@ from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import Conflict, InvalidRequest
 from propusk.core.identifiers import check_name
 from propusk.services.audit import Origin
-from propusk.services.credentials import CredentialKind, Switchable
+from propusk.services.credentials import CredentialKind, KeyView, Switchable
 from propusk.services.partner_keys import TERMINAL_ID, PartnerDirectory, PartnerKey
 from propusk.services.passwords import PasswordService
 from propusk.services.scopes import KeyScope, resolve_scope
@@ -49,24 +49,18 @@ LEGACY_WARNING = (
 
 
 @dataclass(frozen=True)
-class SigningKeyView:
-    key_id: str
-    org_id: str
-    name: str
+class SigningKeyView(KeyView):
+    """A partner's signing key and how it may be used; ``warnings`` only in the answer to
+    the change that enabled a legacy algorithm."""
+
     key_type: str
     public_key_pem: str
     login: str | None
     terminal_id: str | None
     algorithms: tuple[str, ...]
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
     allowed_ips: tuple[str, ...]
     has_password: bool
     replay_window: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
     warnings: tuple[str, ...] = ()
 
 
