@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,13 +16,21 @@ from propusk.config import Settings
 from propusk.core.errors import Conflict, InvalidCode, InvalidRequest, NotFound
 from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
 from propusk.core.opaque import digest, make_secret
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
+from propusk.services.account_rows import (
+    add_account,
+    addresses_of,
+    checked_roles,
+    new_account,
+    revoke_all_refresh_tokens,
+    roles_of,
+)
+from propusk.services.audit import Actor, Origin
+from propusk.services.base import UseCase
 from propusk.services.mail import Mailer
 from propusk.services.passwords import PasswordService
 from propusk.services.throttle import MailThrottle
-from propusk.storage.db import Database
-from propusk.storage.models import Account, AccountRole, Address, EmailToken, RefreshToken
+from propusk.services.views import view_of
+from propusk.storage.models import Account, AccountRole, Address, EmailToken
 
 __all__ = ["CONFIRM_PREFIX", "RESET_PREFIX", "Accounts", "Profile", "addresses_of", "roles_of"]
 
@@ -45,46 +53,14 @@ class Profile:
     created_at: datetime
 
 
-async def roles_of(session: AsyncSession, account_id: str) -> list[str]:
-    rows = await session.scalars(
-        select(AccountRole.role).where(AccountRole.account_id == account_id)
-    )
-    return sorted(rows)
+@dataclass(eq=False, repr=False)
+class Accounts(UseCase):
+    """People's accounts: registration, confirmation, passwords, addresses and roles."""
 
-
-async def addresses_of(session: AsyncSession, account_id: str) -> list[dict[str, str]]:
-    rows = await session.scalars(
-        select(Address).where(Address.account_id == account_id).order_by(Address.created_at)
-    )
-    return [{"address": a.address, "type": a.type, "name": a.name} for a in rows]
-
-
-async def revoke_all_refresh_tokens(session: AsyncSession, account_id: str, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-
-
-class Accounts:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        mailer: Mailer,
-        passwords: PasswordService,
-        settings: Settings,
-        mail_throttle: MailThrottle,
-    ) -> None:
-        self._mail_throttle = mail_throttle
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._mailer = mailer
-        self._passwords = passwords
-        self._settings = settings
+    mailer: Mailer
+    passwords: PasswordService
+    settings: Settings
+    mail_throttle: MailThrottle
 
     # -- registration and confirmation ------------------------------------------------
 
@@ -94,33 +70,16 @@ class Accounts:
         email = normalize_email(email)
         check_locale(locale)
         check_source(source)
-        password_hash = await self._passwords.hash(password)
-        now = self._clock.now()
-        account = Account(
-            id=str(uuid.uuid4()),
-            email=email,
-            password_hash=password_hash,
-            kind="person",
-            locale=locale,
-            source=source,
-            status="active",
-            created_at=now,
-            updated_at=now,
-        )
+        password_hash = await self.passwords.hash(password)
+        now = self.clock.now()
+        account = new_account(now, "person", email, password_hash, locale, source)
         try:
-            async with self._db.session() as session:
-                session.add(account)
-                await session.flush()
-                session.add(AccountRole(account_id=account.id, role="user"))
+            async with self.db.session() as session:
+                await add_account(session, account, ["user"])
                 code = await self._new_email_token(session, account.id, "confirm")
-                self._audit.add(
-                    session,
-                    "account.registered",
-                    actor_id=account.id,
-                    origin=origin,
-                    target_type="account",
-                    target_id=account.id,
-                    data={"source": source},
+                by = Actor(account.id, origin)
+                self.audit.change(
+                    session, "account.registered", by, ("account", account.id), {"source": source}
                 )
         except IntegrityError:
             raise Conflict("An account with this e-mail already exists") from None
@@ -128,7 +87,7 @@ class Accounts:
         return account
 
     async def _new_email_token(self, session: AsyncSession, account_id: str, purpose: str) -> str:
-        now = self._clock.now()
+        now = self.clock.now()
         # A new code supersedes the unused ones of the same purpose.
         await session.execute(
             update(EmailToken)
@@ -141,9 +100,9 @@ class Accounts:
         )
         prefix = CONFIRM_PREFIX if purpose == "confirm" else RESET_PREFIX
         ttl = (
-            self._settings.confirmation_ttl
+            self.settings.confirmation_ttl
             if purpose == "confirm"
-            else self._settings.reset_token_ttl
+            else self.settings.reset_token_ttl
         )
         code = make_secret(prefix, secrets.token_bytes(32))
         session.add(
@@ -161,15 +120,15 @@ class Accounts:
     def _from_console(self, source: str | None) -> bool:
         """Mails for what was asked in the web console link to its pages, which take the
         code in a form (a JSON answer would strand a person there)."""
-        return source == "console" and self._settings.console
+        return source == "console" and self.settings.console
 
     async def _send_confirmation(self, email: str, code: str, source: str | None = None) -> None:
-        base = self._settings.effective_public_url
+        base = self.settings.effective_public_url
         if self._from_console(source):
             link = f"{base}/console/confirm/{code}"
         else:
             link = f"{base}/v1/user/confirm/{code}"
-        await self._mailer.send(
+        await self.mailer.send(
             email,
             "Confirm your e-mail address",
             f"Open this link to confirm your account:\n\n{link}\n\n"
@@ -178,7 +137,7 @@ class Accounts:
 
     async def _use_email_token(self, session: AsyncSession, code: str, purpose: str) -> EmailToken:
         """Spend a single-use code atomically; a second use or an expired code fails."""
-        now = self._clock.now()
+        now = self.clock.now()
         row = await session.scalar(
             select(EmailToken).where(
                 EmailToken.digest == digest(code), EmailToken.purpose == purpose
@@ -198,34 +157,28 @@ class Accounts:
     async def confirm(self, code: str, origin: Origin) -> None:
         if not code.startswith(CONFIRM_PREFIX) or len(code) > 128:
             raise InvalidCode()
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             token = await self._use_email_token(session, code, "confirm")
             account = await session.get(Account, token.account_id)
             assert account is not None
             if account.email_confirmed_at is None:
-                account.email_confirmed_at = self._clock.now()
-            self._audit.add(
-                session,
-                "account.confirmed",
-                actor_id=account.id,
-                origin=origin,
-                target_type="account",
-                target_id=account.id,
-            )
+                account.email_confirmed_at = self.clock.now()
+            by = Actor(account.id, origin)
+            self.audit.change(session, "account.confirmed", by, ("account", account.id))
 
     async def resend_confirmation(self, email: str, origin: Origin) -> None:
         """Send a new code if the account exists and is unconfirmed; silent otherwise,
         so the answer does not tell which addresses are registered."""
         email = normalize_email(email)
-        if not await self._mail_throttle.allow(email, origin.ip):
+        if not await self.mail_throttle.allow(email, origin.ip):
             return
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             account = await session.scalar(select(Account).where(Account.email == email))
             if account is None or account.email_confirmed_at is not None:
                 return
             code = await self._new_email_token(session, account.id, "confirm")
             source = account.source  # a console sign-up gets the console's link again
-            self._audit.add(
+            self.audit.add(
                 session, "account.confirmation_resent", actor_id=account.id, origin=origin
             )
         await self._send_confirmation(email, code, source)
@@ -234,87 +187,77 @@ class Accounts:
 
     async def request_password_reset(self, email: str, source: str | None, origin: Origin) -> None:
         email = normalize_email(email)
-        if not await self._mail_throttle.allow(email, origin.ip):
+        if not await self.mail_throttle.allow(email, origin.ip):
             return
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             account = await session.scalar(
                 select(Account).where(Account.email == email, Account.kind == "person")
             )
             if account is None:
                 return
             code = await self._new_email_token(session, account.id, "reset")
-            self._audit.add(
-                session,
-                "account.password_reset_requested",
-                actor_id=account.id,
-                origin=origin,
-                data={"source": source} if source else None,
-            )
-        await self._mailer.send(
+            data = {"source": source} if source else None
+            event = "account.password_reset_requested"
+            self.audit.add(session, event, actor_id=account.id, origin=origin, data=data)
+        await self.mailer.send(
             email,
             "Reset your password",
             (
                 "Enter this code on the console's new-password page "
-                f"({self._settings.effective_public_url}/console/password/reset):\n\n"
+                f"({self.settings.effective_public_url}/console/password/reset):\n\n"
                 if self._from_console(source)
                 else "Use this code to set a new password (POST /v1/user/password/reset):\n\n"
             )
             + f"{code}\n\nIt works once and expires in "
-            f"{self._settings.reset_token_ttl // 60} minutes. "
+            f"{self.settings.reset_token_ttl // 60} minutes. "
             "If you did not ask for it, ignore this message.\n",
         )
 
     async def reset_password(self, code: str, password: str, origin: Origin) -> None:
         if not code.startswith(RESET_PREFIX) or len(code) > 128:
             raise InvalidCode()
-        new_hash = await self._passwords.hash(password)
-        async with self._db.session() as session:
+        new_hash = await self.passwords.hash(password)
+        async with self.db.session() as session:
             token = await self._use_email_token(session, code, "reset")
             account = await session.get(Account, token.account_id)
             assert account is not None
-            now = self._clock.now()
+            now = self.clock.now()
             account.password_hash = new_hash
             account.updated_at = now
             # Following a reset link proves control of the mailbox.
             account.email_confirmed_at = account.email_confirmed_at or now
             await revoke_all_refresh_tokens(session, account.id, now)
-            self._audit.add(session, "account.password_reset", actor_id=account.id, origin=origin)
+            self.audit.add(session, "account.password_reset", actor_id=account.id, origin=origin)
 
     async def change_password(
         self, account_id: str, password: str, repeat: str, origin: Origin
     ) -> None:
         if not secrets.compare_digest(password.encode(), repeat.encode()):
             raise InvalidRequest("password and passwordRepeat differ")
-        new_hash = await self._passwords.hash(password)
-        async with self._db.session() as session:
+        new_hash = await self.passwords.hash(password)
+        async with self.db.session() as session:
             account = await session.get(Account, account_id)
             if account is None or account.kind != "person":
                 raise NotFound("No such account")
-            now = self._clock.now()
+            now = self.clock.now()
             account.password_hash = new_hash
             account.updated_at = now
             await revoke_all_refresh_tokens(session, account.id, now)
-            self._audit.add(session, "account.password_changed", actor_id=account.id, origin=origin)
+            self.audit.add(session, "account.password_changed", actor_id=account.id, origin=origin)
 
     # -- profile, addresses, roles ----------------------------------------------------
 
     async def profile(self, account_id: str) -> Profile:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("No such account")
-            return Profile(
-                id=account.id,
-                email=account.email,
-                name=account.name,
-                kind=account.kind,
-                locale=account.locale,
-                source=account.source,
-                status=account.status,
+            return view_of(
+                Profile,
+                account,
                 confirmed=account.email_confirmed_at is not None,
-                roles=tuple(await roles_of(session, account.id)),
-                addresses=tuple(await addresses_of(session, account.id)),
-                created_at=account.created_at,
+                roles=await roles_of(session, account.id),
+                addresses=await addresses_of(session, account.id),
             )
 
     async def add_address(self, account_id: str, address: str, name: str, origin: Origin) -> str:
@@ -327,19 +270,14 @@ class Accounts:
             address=address,
             name=name,
             type="node",
-            created_at=self._clock.now(),
+            created_at=self.clock.now(),
         )
         try:
-            async with self._db.session() as session:
+            async with self.db.session() as session:
                 session.add(row)
-                self._audit.add(
-                    session,
-                    "account.address_added",
-                    actor_id=account_id,
-                    origin=origin,
-                    target_type="address",
-                    target_id=row.id,
-                    data={"address": address},
+                by = Actor(account_id, origin)
+                self.audit.change(
+                    session, "account.address_added", by, ("address", row.id), {"address": address}
                 )
         except IntegrityError:
             raise Conflict("This address is already registered for the account") from None
@@ -347,7 +285,7 @@ class Accounts:
 
     async def email_exists(self, email: str) -> bool:
         email = normalize_email(email)
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             count = await session.scalar(
                 select(func.count()).select_from(Account).where(Account.email == email)
             )
@@ -355,7 +293,7 @@ class Accounts:
 
     async def find_id_by_email(self, email: str) -> str:
         email = normalize_email(email)
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             account_id = await session.scalar(select(Account.id).where(Account.email == email))
         if account_id is None:
             raise NotFound("No such account")
@@ -364,23 +302,17 @@ class Accounts:
     async def set_roles(
         self, actor_id: str | None, account_id: str, roles: Sequence[str], origin: Origin
     ) -> list[str]:
-        wanted = _checked_roles(roles, self._settings.roles)
-        async with self._db.session() as session:
+        wanted = checked_roles(roles, self.settings.roles)
+        async with self.db.session() as session:
             account = await session.get(Account, account_id)
             if account is None:
                 raise NotFound("No such account")
             before = await roles_of(session, account_id)
             await session.execute(delete(AccountRole).where(AccountRole.account_id == account_id))
             session.add_all(AccountRole(account_id=account_id, role=r) for r in wanted)
-            self._audit.add(
-                session,
-                "account.roles_changed",
-                actor_id=actor_id,
-                origin=origin,
-                target_type="account",
-                target_id=account_id,
-                data={"before": before, "after": wanted},
-            )
+            data = {"before": before, "after": wanted}
+            by = Actor(actor_id, origin)
+            self.audit.change(session, "account.roles_changed", by, ("account", account_id), data)
         return wanted
 
     async def create_admin(self, email: str, password: str, origin: Origin) -> tuple[str, bool]:
@@ -391,65 +323,26 @@ class Accounts:
         whether it was created.
         """
         email = normalize_email(email)
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             existing = await session.scalar(select(Account).where(Account.email == email))
             if existing is not None:
                 current = await roles_of(session, existing.id)
+                by, target = Actor(None, origin, type="system"), ("account", existing.id)
                 if "admin" not in current:
                     session.add(AccountRole(account_id=existing.id, role="admin"))
-                    self._audit.add(
-                        session,
-                        "account.roles_changed",
-                        actor_type="system",
-                        origin=origin,
-                        target_type="account",
-                        target_id=existing.id,
-                        data={"before": current, "after": sorted([*current, "admin"])},
-                    )
+                    data = {"before": current, "after": sorted([*current, "admin"])}
+                    self.audit.change(session, "account.roles_changed", by, target, data)
                 if existing.email_confirmed_at is None:
-                    existing.email_confirmed_at = self._clock.now()
-                    self._audit.add(
-                        session,
-                        "account.confirmed",
-                        actor_type="system",
-                        origin=origin,
-                        target_type="account",
-                        target_id=existing.id,
-                        data={"by": "admin create"},
+                    existing.email_confirmed_at = self.clock.now()
+                    self.audit.change(
+                        session, "account.confirmed", by, target, {"by": "admin create"}
                     )
                 return existing.id, False
-        password_hash = await self._passwords.hash(password)
-        now = self._clock.now()
-        account = Account(
-            id=str(uuid.uuid4()),
-            email=email,
-            password_hash=password_hash,
-            kind="person",
-            locale="en",
-            source="admin",
-            status="active",
-            email_confirmed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        async with self._db.session() as session:
-            session.add(account)
-            await session.flush()
-            session.add_all(AccountRole(account_id=account.id, role=r) for r in ("user", "admin"))
-            self._audit.add(
-                session,
-                "account.admin_created",
-                actor_type="system",
-                origin=origin,
-                target_type="account",
-                target_id=account.id,
-            )
+        password_hash = await self.passwords.hash(password)
+        now = self.clock.now()
+        account = new_account(now, "person", email, password_hash, "en", "admin", confirmed_at=now)
+        async with self.db.session() as session:
+            await add_account(session, account, ["user", "admin"])
+            by = Actor(None, origin, type="system")
+            self.audit.change(session, "account.admin_created", by, ("account", account.id))
         return account.id, True
-
-
-def _checked_roles(roles: Iterable[str], known: Sequence[str]) -> list[str]:
-    wanted = sorted(set(roles) | {"user"})
-    unknown = [r for r in wanted if r not in known]
-    if unknown:
-        raise InvalidRequest(f"unknown roles: {', '.join(unknown)}")
-    return wanted

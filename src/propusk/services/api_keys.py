@@ -8,16 +8,11 @@ time. ``lastUsedAt`` is kept in memory and written in batches, never once per re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import datetime
 
 from propusk.config import Settings
 from propusk.core.apikeys import (
@@ -28,39 +23,37 @@ from propusk.core.apikeys import (
     parse_api_key,
 )
 from propusk.core.catalog import MethodCatalog
-from propusk.core.errors import InvalidRequest, InvalidToken, NotFound
+from propusk.core.errors import InvalidRequest, InvalidToken
 from propusk.core.identifiers import check_name
 from propusk.core.principals import Principal
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
+from propusk.services.audit import Origin
+from propusk.services.credentials import (
+    CredentialKind,
+    Credentials,
+    KeyView,
+    check_grace,
+    grace_until,
+)
 from propusk.services.keyring import Keyring
-from propusk.services.orgs import Orgs
+from propusk.services.last_used import LastUsed
+from propusk.services.node_cache import MISS, Miss, NodeCache
 from propusk.services.scopes import KeyScope, resolve_scope
-from propusk.storage.db import Database
+from propusk.services.views import view_of
 from propusk.storage.models import ApiKey
 
 __all__ = ["ApiKeyView", "ApiKeys", "NewApiKey"]
 
 log = logging.getLogger("propusk.api_keys")
-MAX_GRACE_SECONDS = 7 * 86400
-FLUSH_INTERVAL = 30.0
 NOT_FOUND = "No such API key"
 
 
 @dataclass(frozen=True)
-class ApiKeyView:
-    key_id: str
-    org_id: str
-    name: str
+class ApiKeyView(KeyView):
+    """An API key as it may be shown again: its prefix and last four characters only."""
+
     prefix: str
     last4: str
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
-    status: str
     expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -81,49 +74,37 @@ class _Record:
     expires_at: datetime | None
 
 
-def _view(row: ApiKey, last_used: datetime | None = None) -> ApiKeyView:
-    return ApiKeyView(
-        key_id=row.key_id,
-        org_id=row.org_id,
-        name=row.name,
-        prefix=f"propusk_{row.key_id}",
-        last4=row.last4,
-        apps=tuple(row.apps),
-        methods=tuple(row.methods),
-        status=row.status,
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_used_at=max(filter(None, (row.last_used_at, last_used)), default=None),
-    )
+def _key_view(row: ApiKey, last_used_at: datetime | None) -> ApiKeyView:
+    return view_of(ApiKeyView, row, prefix=f"propusk_{row.key_id}", last_used_at=last_used_at)
 
 
-class ApiKeys:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        orgs: Orgs,
-        keyring: Keyring,
-        catalog: MethodCatalog,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._orgs = orgs
-        self._keyring = keyring
-        self._catalog = catalog
-        self._settings = settings
-        self._records: dict[str, tuple[_Record | None, float]] = {}
-        self._used: dict[str, datetime] = {}
-        self._flusher: asyncio.Task[None] | None = None
+@dataclass(eq=False, repr=False)
+class ApiKeys(Credentials[ApiKey, ApiKeyView]):
+    """Managed API keys of organizations, and their verification."""
+
+    keyring: Keyring
+    catalog: MethodCatalog
+    settings: Settings
+
+    kind = CredentialKind(ApiKey, "api_key", "manage_api_keys", NOT_FOUND)
+
+    def __post_init__(self) -> None:
+        self._records: NodeCache[str, _Record] = NodeCache(self.settings.key_state_ttl)
+        self._used = LastUsed(self.db, self.clock, ApiKey.key_id, "API keys", log)
+
+    def _view(self, row: ApiKey) -> ApiKeyView:
+        return _key_view(row, self._used.latest(row.key_id, row.last_used_at))
+
+    def _forget(self, key_id: str) -> None:
+        self.invalidate(key_id)
+
+    def _status_changed(self, row: ApiKey, now: datetime) -> None:
+        row.revoked_at = now  # "revoked" is the only status an API key moves to
 
     # -- management ---------------------------------------------------------------------
 
     def _check_expiry(self, expires_at: datetime | None) -> None:
-        if expires_at is not None and expires_at <= self._clock.now():
+        if expires_at is not None and expires_at <= self.clock.now():
             raise InvalidRequest("expiresAt must be in the future")
 
     async def create(
@@ -137,12 +118,12 @@ class ApiKeys:
     ) -> NewApiKey:
         clean = check_name(name)
         self._check_expiry(expires_at)
-        pepper = await self._keyring.api_key_pepper()
+        pepper = await self.keyring.api_key_pepper()
         key = make_api_key(secrets.token_bytes(8), secrets.token_bytes(32))
-        now = self._clock.now()
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_api_keys")
-            apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
+        now = self.clock.now()
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
+            apps, methods = await resolve_scope(session, self.catalog, org_id, scope)
             row = ApiKey(
                 key_id=key.key_id,
                 org_id=org_id,
@@ -157,39 +138,13 @@ class ApiKeys:
                 updated_at=now,
             )
             session.add(row)
-            self._audit.add(
-                session,
-                "api_key.created",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="api_key",
-                target_id=key.key_id,
-                data={"name": clean, "apps": apps, "methods": methods},
-            )
-            return NewApiKey(_view(row), str(key))
-
-    async def _row(self, session: AsyncSession, org_id: str, key_id: str) -> ApiKey:
-        row = await session.get(ApiKey, key_id)
-        if row is None or row.org_id != org_id:
-            raise NotFound(NOT_FOUND)
-        return row
+            data = {"name": clean, "apps": apps, "methods": methods}
+            self._event(session, "created", actor, origin, org_id, key.key_id, data)
+            return NewApiKey(self._view(row), str(key))
 
     async def list_keys(self, actor: str, org_id: str) -> list[ApiKeyView]:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            rows = await session.scalars(
-                select(ApiKey)
-                .where(ApiKey.org_id == org_id)
-                .order_by(ApiKey.created_at, ApiKey.key_id)
-            )
-            return [_view(r, self._used.get(r.key_id)) for r in rows]
-
-    async def get(self, actor: str, org_id: str, key_id: str) -> ApiKeyView:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            row = await self._row(session, org_id, key_id)
-            return _view(row, self._used.get(key_id))
+        """The org's API keys, oldest first, for any member."""
+        return await self.list(actor, org_id)
 
     async def update(
         self,
@@ -204,33 +159,16 @@ class ApiKeys:
         clear_expiry: bool = False,
     ) -> ApiKeyView:
         self._check_expiry(expires_at)
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_api_keys")
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
             row = await self._row(session, org_id, key_id)
             changes: dict[str, object] = {}
-            if name is not None and check_name(name) != row.name:
-                row.name = changes["name"] = check_name(name)
-            if scope is not None:
-                apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
-                if (apps, methods) != (list(row.apps), list(row.methods)):
-                    row.apps, row.methods = apps, methods
-                    changes.update(apps=apps, methods=methods)
+            await self._rename_rescope(session, row, org_id, name, scope, changes)
             if expires_at is not None or clear_expiry:
                 row.expires_at = expires_at
                 changes["expires_at"] = expires_at.isoformat() if expires_at else None
-            if changes:
-                row.updated_at = self._clock.now()
-                self._audit.add(
-                    session,
-                    "api_key.updated",
-                    actor_id=actor,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="api_key",
-                    target_id=key_id,
-                    data=changes,
-                )
-            view = _view(row, self._used.get(key_id))
+            self._updated(session, row, actor, origin, org_id, changes)
+            view = self._view(row)
         self.invalidate(key_id)
         return view
 
@@ -239,37 +177,25 @@ class ApiKeys:
     ) -> NewApiKey:
         """A new secret under the same key id; the old one keeps working for
         ``grace_seconds`` (so clients can be switched over), then never again."""
-        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-            raise InvalidRequest(f"graceSeconds must be 0 to {MAX_GRACE_SECONDS}")
-        pepper = await self._keyring.api_key_pepper()
+        check_grace(grace_seconds)
+        pepper = await self.keyring.api_key_pepper()
         # Only the secret changes; the key id (validated by the lookup below) stays.
         secret = secrets.token_bytes(32).hex()
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_api_keys")
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
             row = await self._row(session, org_id, key_id)
             if row.status != "active":
                 raise InvalidRequest("a revoked key cannot be rerolled")
-            now = self._clock.now()
-            if grace_seconds:
-                row.previous_digest = row.digest
-                row.previous_valid_until = now + timedelta(seconds=grace_seconds)
-            else:
-                row.previous_digest, row.previous_valid_until = None, None
+            now = self.clock.now()
+            row.previous_valid_until = until = grace_until(now, grace_seconds)
+            row.previous_digest = row.digest if until else None
             fresh = ParsedApiKey(key_id, secret)
             row.digest = api_key_digest(pepper, fresh.secret)
             row.last4 = fresh.last4
             row.updated_at = now
-            self._audit.add(
-                session,
-                "api_key.rerolled",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="api_key",
-                target_id=key_id,
-                data={"grace_seconds": grace_seconds},
-            )
-            result = NewApiKey(_view(row, self._used.get(key_id)), str(fresh))
+            data = {"grace_seconds": grace_seconds}
+            self._event(session, "rerolled", actor, origin, org_id, key_id, data)
+            result = NewApiKey(self._view(row), str(fresh))
         self.invalidate(key_id)
         return result
 
@@ -282,49 +208,14 @@ class ApiKeys:
         *,
         reason: str = "revoked",
     ) -> ApiKeyView:
-        async with self._db.session() as session:
-            if actor is not None:
-                await self._orgs.require(session, org_id, actor, "manage_api_keys")
-            row = await self._row(session, org_id, key_id)
-            if row.status != "revoked":
-                row.status = "revoked"
-                row.revoked_at = row.updated_at = self._clock.now()
-                self._audit.add(
-                    session,
-                    "api_key.revoked",
-                    actor_type="account" if actor else "system",
-                    actor_id=actor,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="api_key",
-                    target_id=key_id,
-                    data={"reason": reason},
-                )
-            view = _view(row, self._used.get(key_id))
-        self.invalidate(key_id)
-        return view
-
-    async def delete(self, actor: str, org_id: str, key_id: str, origin: Origin) -> None:
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_api_keys")
-            row = await self._row(session, org_id, key_id)
-            await session.delete(row)
-            self._audit.add(
-                session,
-                "api_key.deleted",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="api_key",
-                target_id=key_id,
-                data={"name": row.name},
-            )
-        self.invalidate(key_id)
+        """Revoke for good (``actor`` None: the system, for a leak report)."""
+        data = {"reason": reason}
+        return await self._transition(actor, org_id, key_id, origin, "revoked", "revoked", data)
 
     async def report_leaked(self, keys: Iterable[str], origin: Origin) -> list[tuple[str, bool]]:
         """Revoke every reported string that is a valid key of ours (a secret scanner's
         report); answers (key id or "", revoked) per string, and never echoes a secret."""
-        pepper = await self._keyring.api_key_pepper()
+        pepper = await self.keyring.api_key_pepper()
         results: list[tuple[str, bool]] = []
         for text in keys:
             parsed = parse_api_key(text)
@@ -348,55 +239,46 @@ class ApiKeys:
         return bool(
             record.previous_digest
             and record.previous_valid_until
-            and self._clock.now() < record.previous_valid_until
+            and self.clock.now() < record.previous_valid_until
             and digest_matches(pepper, secret, record.previous_digest)
         )
 
     async def _record(self, key_id: str) -> _Record | None:
-        cached = self._records.get(key_id)
-        if cached is not None and time.monotonic() - cached[1] < self._settings.key_state_ttl:
-            return cached[0]
-        async with self._db.read() as session:
+        return await self._records.get_or_load(key_id, self._read_record)
+
+    async def _read_record(self, key_id: str) -> _Record | Miss:
+        async with self.db.read() as session:
             row = await session.get(ApiKey, key_id)
-            record = (
-                None
-                if row is None
-                else _Record(
-                    row.org_id,
-                    row.digest,
-                    row.previous_digest,
-                    row.previous_valid_until,
-                    frozenset(row.apps),
-                    frozenset(row.methods),
-                    row.status,
-                    row.expires_at,
-                )
-            )
-        if record is None:
-            # Unknown ids are not cached: random well-formed keys must not push out the
-            # records of real keys (each one costs a primary-key read instead).
-            return None
-        if len(self._records) >= 100_000:
-            del self._records[next(iter(self._records))]  # the oldest entry only
-        self._records[key_id] = (record, time.monotonic())
-        return record
+        if row is None:
+            return MISS  # unknown ids are not cached (random well-formed keys are cheap)
+        return _Record(
+            row.org_id,
+            row.digest,
+            row.previous_digest,
+            row.previous_valid_until,
+            frozenset(row.apps),
+            frozenset(row.methods),
+            row.status,
+            row.expires_at,
+        )
 
     def invalidate(self, key_id: str) -> None:
-        self._records.pop(key_id, None)
+        """Forget the cached record of ``key_id`` on this node (it changed)."""
+        self._records.forget(key_id)
 
     async def verify(self, key: str) -> Principal:
         parsed = parse_api_key(key)
         if parsed is None:
             raise InvalidToken("The API key is not valid", detail="malformed managed key")
-        pepper = await self._keyring.api_key_pepper()
+        pepper = await self.keyring.api_key_pepper()
         record = await self._record(parsed.key_id)
         if record is None or not self._matches(record, pepper, parsed.secret):
             raise InvalidToken("The API key is not valid", detail="unknown key or wrong secret")
         if record.status != "active":
             raise InvalidToken("The API key is not valid", detail="revoked")
-        if record.expires_at is not None and record.expires_at <= self._clock.now():
+        if record.expires_at is not None and record.expires_at <= self.clock.now():
             raise InvalidToken("The API key is not valid", detail="expired")
-        self._mark_used(parsed.key_id)
+        self._used.mark(parsed.key_id)
         return Principal(
             subject=parsed.key_id,
             method="api-key",
@@ -406,35 +288,11 @@ class ApiKeys:
             apps=record.apps,
         )
 
-    # -- lastUsedAt, batched --------------------------------------------------------------
-
-    def _mark_used(self, key_id: str) -> None:
-        self._used[key_id] = self._clock.now()
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(FLUSH_INTERVAL)
-        await self.flush()
+    # -- lastUsedAt, batched (see propusk.services.last_used) ------------------------------
 
     async def flush(self) -> int:
-        """Write the pending lastUsedAt values (one statement per key, one unit of work)."""
-        pending, self._used = self._used, {}
-        if not pending:
-            return 0
-        try:
-            async with self._db.session() as session:
-                for key_id, when in pending.items():
-                    await session.execute(
-                        update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=when)
-                    )
-        except Exception:  # a lost lastUsedAt must not break anything; retried next time
-            log.warning("could not write lastUsedAt for %d API keys", len(pending))
-            for key_id, when in pending.items():
-                self._used.setdefault(key_id, when)
-        return len(pending)
+        """Write the pending lastUsedAt values now; how many."""
+        return await self._used.flush()
 
     async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-        await self.flush()
+        await self._used.close()

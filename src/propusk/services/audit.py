@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import Unpack
 
@@ -20,7 +20,9 @@ from propusk.services.clock import Clock
 from propusk.storage.db import Database
 from propusk.storage.models import AuditEvent
 
-__all__ = ["Audit", "EventFields", "Origin"]
+__all__ = ["Actor", "Audit", "EventFields", "Origin", "filtered"]
+
+_T = TypeVar("_T")
 
 # Field names that must never reach the audit log. A bug that tries is caught in tests.
 _SECRET_WORDS = ("password", "secret", "token", "private", "code", "key")
@@ -32,6 +34,17 @@ class Origin:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, from where, and in which organization: what the events of one
+    use case share (a change event adds its target and data, see :meth:`Audit.change`)."""
+
+    id: str | None
+    origin: Origin | None
+    org_id: str | None = None
+    type: str = "account"  # or "system" (the CLI, a leak report), "service_key"
 
 
 class EventFields(TypedDict, total=False):
@@ -75,6 +88,35 @@ class Audit:
         """Record an event inside ``session``'s unit of work."""
         session.add(self._event(kind, fields))
 
+    def change(
+        self,
+        session: AsyncSession,
+        kind: str,
+        by: Actor,
+        target: tuple[str, str],
+        data: Mapping[str, Any] | None = None,
+        *,
+        outcome: str = "ok",
+    ) -> None:
+        """Record inside ``session``'s unit of work that ``by`` changed ``target`` (its type
+        and id); what :meth:`add` records from the same fields spelled out."""
+        target_type, target_id = target
+        session.add(
+            self._event(
+                kind,
+                {
+                    "actor_type": by.type,
+                    "actor_id": by.id,
+                    "origin": by.origin,
+                    "outcome": outcome,
+                    "org_id": by.org_id,
+                    "target_type": target_type,
+                    "target_id": target_id,
+                    "data": data,
+                },
+            )
+        )
+
     async def record(self, kind: str, **fields: Unpack[EventFields]) -> None:
         """Record an event in a unit of work of its own (for failures)."""
         async with self._db.session() as session:
@@ -89,11 +131,31 @@ class Audit:
         limit: int = 100,
     ) -> list[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-        if kind is not None:
-            query = query.where(AuditEvent.kind == kind)
-        if actor_id is not None:
-            query = query.where(AuditEvent.actor_id == actor_id)
-        if since is not None:
-            query = query.where(AuditEvent.at >= since)
+        query = filtered(query, kind=kind, actor_id=actor_id, since=since)
         async with self._db.read() as session:
             return list(await session.scalars(query))
+
+
+def filtered(
+    query: Select[_T],
+    *,
+    kind: str | None = None,
+    actor_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+) -> Select[_T]:
+    """``query`` over audit events narrowed by whichever filters are given: the kind, the
+    actor, from ``since`` (inclusive) to ``until`` (exclusive), ids below ``before_id``
+    (the paging cursor)."""
+    if kind is not None:
+        query = query.where(AuditEvent.kind == kind)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return query

@@ -28,10 +28,9 @@ from propusk.core import sealing
 from propusk.core.csr import format_subject, parse_subject
 from propusk.core.errors import Conflict, InvalidRequest, NotFound
 from propusk.core.pki import CaKey, CaMaterial, RevokedEntry, build_crl, create_ca, load_ca
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
+from propusk.services.audit import Origin
+from propusk.services.base import UseCase
 from propusk.services.keyring import Keyring
-from propusk.storage.db import Database
 from propusk.storage.models import CaCertificate, Certificate, ServerKey
 
 __all__ = ["CA_PURPOSE", "CaView", "CertificateAuthority", "key_type_of"]
@@ -85,15 +84,14 @@ def _view(row: CaCertificate) -> CaView:
     )
 
 
-class CertificateAuthority:
-    def __init__(
-        self, db: Database, clock: Clock, audit: Audit, keyring: Keyring, settings: Settings
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._keyring = keyring
-        self._settings = settings
+@dataclass(eq=False, repr=False)
+class CertificateAuthority(UseCase):
+    """The active CA (made or imported), its cached key material, and its CRL."""
+
+    keyring: Keyring
+    settings: Settings
+
+    def __post_init__(self) -> None:
         self._state: _State | None = None
         self._state_at = 0.0
         self._materials: dict[str, CaMaterial] = {}  # kid -> unsealed key, parsed once
@@ -112,20 +110,20 @@ class CertificateAuthority:
         replace: bool = False,
     ) -> CaView:
         """Make a self-signed CA (ECDSA P-256 or RSA-3072) and make it the active one."""
-        kind = key_type or self._settings.ca_key_type
+        kind = key_type or self.settings.ca_key_type
         if kind not in ("ec", "rsa"):
             raise InvalidRequest("the key type must be ec or rsa")
-        validity = days or self._settings.ca_validity_days
+        validity = days or self.settings.ca_validity_days
         if not 1 <= validity <= 36500:
             raise InvalidRequest("the CA validity must be 1 to 36500 days")
-        name = parse_subject(subject or self._settings.ca_subject)
+        name = parse_subject(subject or self.settings.ca_subject)
         await self._refuse_if_active(replace)
         key: CaKey
         if kind == "ec":
             key = ec.generate_private_key(ec.SECP256R1())
         else:
             key = await asyncio.to_thread(rsa.generate_private_key, 65537, 3072)
-        material = create_ca(key, name, serial=_serial(), now=self._clock.now(), days=validity)
+        material = create_ca(key, name, serial=_serial(), now=self.clock.now(), days=validity)
         return await self._store(material, "generated", origin, replace)
 
     async def import_(
@@ -138,7 +136,7 @@ class CertificateAuthority:
         replace: bool = False,
     ) -> CaView:
         """Use an existing CA (typically an intermediate under the provider's own root)."""
-        material = load_ca(certificate_pem, key_pem, now=self._clock.now(), password=password)
+        material = load_ca(certificate_pem, key_pem, now=self.clock.now(), password=password)
         await self._refuse_if_active(replace)
         return await self._store(material, "imported", origin, replace)
 
@@ -154,11 +152,11 @@ class CertificateAuthority:
     ) -> CaView:
         kid = f"ca-{secrets.token_hex(8)}"
         key = material.private_key
-        sealed = self._keyring.seal(kid, _pkcs8(key), secrets.token_bytes(sealing.NONCE_BYTES))
+        sealed = self.keyring.seal(kid, _pkcs8(key), secrets.token_bytes(sealing.NONCE_BYTES))
         pem = material.certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
         chain = material.chain_pem[len(pem) :]
-        now = self._clock.now()
-        async with self._db.session() as session:
+        now = self.clock.now()
+        async with self.db.session() as session:
             if replace:
                 await session.execute(
                     update(CaCertificate)
@@ -191,7 +189,7 @@ class CertificateAuthority:
                 crl_revocations=-1,
             )
             session.add(row)
-            self._audit.add(
+            self.audit.add(
                 session,
                 "ca.created" if source == "generated" else "ca.imported",
                 actor_type="system",
@@ -211,7 +209,7 @@ class CertificateAuthority:
     # -- reading -------------------------------------------------------------------------
 
     async def _active_row(self) -> CaCertificate | None:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             return await session.scalar(
                 select(CaCertificate)
                 .where(CaCertificate.retired_at.is_(None))
@@ -248,15 +246,15 @@ class CertificateAuthority:
 
     @property
     def _ttl(self) -> float:
-        return self._settings.key_state_ttl
+        return self.settings.key_state_ttl
 
     async def _material_for(self, row: CaCertificate) -> CaMaterial:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             key_row = await session.get(ServerKey, row.kid)
         if key_row is None:
             raise NotFound(NO_CA, detail=f"server key {row.kid} is missing")
         key = serialization.load_der_private_key(
-            self._keyring.unseal(row.kid, key_row.sealed_private), password=None
+            self.keyring.unseal(row.kid, key_row.sealed_private), password=None
         )
         assert isinstance(
             key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -291,7 +289,7 @@ class CertificateAuthority:
     async def chain_for(self, kid: str) -> str:
         """The PEM chain of the CA ``kid`` (maybe retired): what a certificate it issued
         chains to."""
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             row = await session.get(CaCertificate, kid)
         if row is None:
             raise NotFound(NO_CA)
@@ -300,7 +298,7 @@ class CertificateAuthority:
     # -- the CRL -------------------------------------------------------------------------
 
     def _fresh(self, row: CaCertificate, now: datetime) -> bool:
-        refresh = min(self._settings.crl_refresh, self._settings.crl_validity // 2)
+        refresh = min(self.settings.crl_refresh, self.settings.crl_validity // 2)
         return (
             row.crl_der is not None
             and row.crl_revocations == row.revocations
@@ -315,7 +313,7 @@ class CertificateAuthority:
         state = await self._current()
         if state.row is None:
             raise NotFound(NO_CA)
-        now = self._clock.now()
+        now = self.clock.now()
         if self._fresh(state.row, now):
             assert state.row.crl_der is not None
             return state.row.crl_der
@@ -345,7 +343,7 @@ class CertificateAuthority:
             await asyncio.sleep(interval)
 
     async def _rebuild(self, row: CaCertificate, material: CaMaterial, now: datetime) -> bytes:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             result = await session.execute(
                 select(Certificate.serial, Certificate.revoked_at, Certificate.revocation_reason)
                 .where(
@@ -360,12 +358,12 @@ class CertificateAuthority:
                 for serial, revoked_at, reason in result
             ]
         number = row.crl_number + 1
-        next_update = now + timedelta(seconds=self._settings.crl_validity)
+        next_update = now + timedelta(seconds=self.settings.crl_validity)
         crl = await asyncio.to_thread(
             build_crl, material, entries, now=now, next_update=next_update, number=number
         )
         der = crl.public_bytes(serialization.Encoding.DER)
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             # Only if no other node stored a newer CRL meanwhile: CRL numbers only grow.
             done = await session.execute(
                 update(CaCertificate)

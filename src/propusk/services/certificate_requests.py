@@ -27,12 +27,13 @@ from propusk.core.csr import ValidCsr, format_subject, parse_csr_pem
 from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from propusk.core.pki import issue_client_certificate, serial_hex, thumbprint
 from propusk.core.principals import Principal
-from propusk.services.audit import Audit, Origin
+from propusk.services.audit import Actor, Origin
+from propusk.services.base import checked_limit, page
 from propusk.services.ca import CertificateAuthority
-from propusk.services.clock import Clock
-from propusk.services.orgs import Action, Orgs
+from propusk.services.credentials import OrgScoped
+from propusk.services.orgs import Action
 from propusk.services.scopes import KeyScope, resolve_scope
-from propusk.storage.db import Database
+from propusk.services.views import view_of
 from propusk.storage.models import Certificate, CertificateRequest, Organization
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "checked_limit",
 ]
 
-MAX_PAGE = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REQUEST_NOT_FOUND = "No such certificate request"
 
@@ -85,44 +85,15 @@ class CertificateView:
 
 
 def _request_view(row: CertificateRequest) -> RequestView:
-    return RequestView(
-        id=row.id,
-        org_id=row.org_id,
-        subject=row.subject,
-        key_type=row.key_type,
-        apps=tuple(row.apps),
-        methods=tuple(row.methods),
-        status=row.status,
-        requested_by=row.requested_by,
-        created_at=row.created_at,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        reason=row.reason,
-        certificate_serial=row.certificate_serial,
-        csr_pem=row.csr_pem,
-    )
+    return view_of(RequestView, row)
 
 
 def certificate_view(row: Certificate, now: datetime) -> CertificateView:
+    """What a certificate is as of ``now``: active past its notAfter shows as expired."""
     status = row.status
     if status == "active" and row.not_after <= now:
         status = "expired"
-    return CertificateView(
-        serial=row.serial,
-        org_id=row.org_id,
-        request_id=row.request_id,
-        subject=row.subject,
-        apps=tuple(row.apps),
-        methods=tuple(row.methods),
-        not_before=row.not_before,
-        not_after=row.not_after,
-        status=status,
-        revoked_at=row.revoked_at,
-        revocation_reason=row.revocation_reason,
-        thumbprint=row.thumbprint,
-        pem=row.pem,
-        ca_kid=row.ca_kid,
-    )
+    return view_of(CertificateView, row, status=status)
 
 
 def _new_serial() -> int:
@@ -131,24 +102,13 @@ def _new_serial() -> int:
     return secrets.randbits(158) | (1 << 158)
 
 
-class CertificateRequests:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        orgs: Orgs,
-        catalog: MethodCatalog,
-        ca: CertificateAuthority,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._orgs = orgs
-        self._catalog = catalog
-        self._ca = ca
-        self._settings = settings
+@dataclass(eq=False, repr=False)
+class CertificateRequests(OrgScoped):
+    """Certificate requests and the CA operators' decisions on them."""
+
+    catalog: MethodCatalog
+    ca: CertificateAuthority
+    settings: Settings
 
     # -- access ----------------------------------------------------------------------------
 
@@ -160,13 +120,13 @@ class CertificateRequests:
             if await session.get(Organization, org_id) is None:
                 raise NotFound("No such organization")
             return
-        await self._orgs.require(session, org_id, actor.subject, action)
+        await self.orgs.require(session, org_id, actor.subject, action)
 
     async def _operator(self, session: AsyncSession, actor: Principal, org_id: str) -> None:
         """A CA operator for this org: a server admin, or an owner when self-service is on."""
         if actor.has_role("admin"):
             return
-        role = await self._orgs.role_of(session, org_id, actor.subject)
+        role = await self.orgs.role_of(session, org_id, actor.subject)
         if role is None:
             raise NotFound(REQUEST_NOT_FOUND)
         org = await session.get(Organization, org_id)
@@ -179,9 +139,9 @@ class CertificateRequests:
         self, actor: Principal, org_id: str, csr: ValidCsr, scope: KeyScope, origin: Origin
     ) -> RequestView:
         """Record a verified CSR and the scope it asks for, as a pending request."""
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             await self._member(session, actor, org_id, "manage_certificates")
-            apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
+            apps, methods = await resolve_scope(session, self.catalog, org_id, scope)
             row = CertificateRequest(
                 id=str(uuid.uuid4()),
                 org_id=org_id,
@@ -192,24 +152,17 @@ class CertificateRequests:
                 methods=methods,
                 status="pending",
                 requested_by=actor.subject,
-                created_at=self._clock.now(),
+                created_at=self.clock.now(),
             )
             session.add(row)
-            self._audit.add(
-                session,
-                "certificate_request.created",
-                actor_id=actor.subject,
-                origin=origin,
-                org_id=org_id,
-                target_type="certificate_request",
-                target_id=row.id,
-                data={
-                    "subject": row.subject,
-                    "algorithm": csr.key_type,
-                    "apps": apps,
-                    "methods": methods,
-                },
-            )
+            data = {
+                "subject": row.subject,
+                "algorithm": csr.key_type,
+                "apps": apps,
+                "methods": methods,
+            }
+            by, target = Actor(actor.subject, origin, org_id), ("certificate_request", row.id)
+            self.audit.change(session, "certificate_request.created", by, target, data)
             return _request_view(row)
 
     async def list_requests(
@@ -225,7 +178,7 @@ class CertificateRequests:
         if status is not None and status not in ("pending", "approved", "rejected"):
             raise InvalidRequest("status must be pending, approved or rejected")
         query = select(CertificateRequest)
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             if org_id is None:
                 if not actor.has_role("admin"):
                     raise Forbidden("This requires the admin role")
@@ -234,10 +187,8 @@ class CertificateRequests:
                 query = query.where(CertificateRequest.org_id == org_id)
             if status is not None:
                 query = query.where(CertificateRequest.status == status)
-            query = query.order_by(
-                CertificateRequest.created_at.desc(), CertificateRequest.id
-            ).limit(checked_limit(limit))
-            rows = await session.scalars(query.offset(max(0, offset)))
+            query = query.order_by(CertificateRequest.created_at.desc(), CertificateRequest.id)
+            rows = await session.scalars(page(query, limit, offset))
             return [_request_view(r) for r in rows]
 
     async def _request(
@@ -247,13 +198,23 @@ class CertificateRequests:
         if row is None:
             raise NotFound(REQUEST_NOT_FOUND)
         if not actor.has_role("admin") and (
-            await self._orgs.role_of(session, row.org_id, actor.subject) is None
+            await self.orgs.role_of(session, row.org_id, actor.subject) is None
         ):
             raise NotFound(REQUEST_NOT_FOUND)  # strangers learn nothing
         return row
 
+    async def _pending(
+        self, session: AsyncSession, actor: Principal, request_id: str
+    ) -> CertificateRequest:
+        """A request the actor may decide, still undecided (a decided one: Conflict)."""
+        row = await self._request(session, actor, request_id)
+        await self._operator(session, actor, row.org_id)
+        if row.status != "pending":
+            raise Conflict(f"the request is already {row.status}")
+        return row
+
     async def get_request(self, actor: Principal, request_id: str) -> RequestView:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             return _request_view(await self._request(session, actor, request_id))
 
     async def approve(
@@ -267,17 +228,14 @@ class CertificateRequests:
     ) -> CertificateView:
         """Issue the certificate for a pending request (the CA may override its subject
         and validity). The request is decided once: a second decision is a conflict."""
-        validity = days or self._settings.certificate_validity_days
+        validity = days or self.settings.certificate_validity_days
         if not 1 <= validity <= 3650:
             raise InvalidRequest("days must be 1 to 3650")
-        async with self._db.read() as session:
-            row = await self._request(session, actor, request_id)
-            await self._operator(session, actor, row.org_id)
-            if row.status != "pending":
-                raise Conflict(f"the request is already {row.status}")
-        kid, ca = await self._ca.material()  # outside any unit of work (keyring rule)
+        async with self.db.read() as session:
+            row = await self._pending(session, actor, request_id)
+        kid, ca = await self.ca.material()  # outside any unit of work (keyring rule)
         csr = parse_csr_pem(row.csr_pem)
-        now = self._clock.now()
+        now = self.clock.now()
         serial = _new_serial()
         cert = issue_client_certificate(
             ca,
@@ -289,10 +247,10 @@ class CertificateRequests:
             request_id=row.id,
             subject=subject,
         )
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             # The scope is checked again: an app may have been deleted since the request.
             apps, methods = await resolve_scope(
-                session, self._catalog, row.org_id, KeyScope(row.apps, False, row.methods)
+                session, self.catalog, row.org_id, KeyScope(row.apps, False, row.methods)
             )
             decided = await session.execute(
                 update(CertificateRequest)
@@ -323,33 +281,20 @@ class CertificateRequests:
                 created_at=now,
             )
             session.add(record)
-            self._audit.add(
-                session,
-                "certificate_request.approved",
-                actor_id=actor.subject,
-                origin=origin,
-                org_id=row.org_id,
-                target_type="certificate_request",
-                target_id=row.id,
-                data={"serial": record.serial},
-            )
-            self._audit.add(
-                session,
-                "certificate.issued",
-                actor_id=actor.subject,
-                origin=origin,
-                org_id=row.org_id,
-                target_type="certificate",
-                target_id=record.serial,
-                data={
-                    "subject": record.subject,
-                    "not_after": record.not_after.isoformat(),
-                    "apps": apps,
-                    "methods": methods,
-                    "request": row.id,
-                    "subject_overridden": subject is not None,
-                },
-            )
+            by = Actor(actor.subject, origin, row.org_id)
+            target = ("certificate_request", row.id)
+            data = {"serial": record.serial}
+            self.audit.change(session, "certificate_request.approved", by, target, data)
+            issued = {
+                "subject": record.subject,
+                "not_after": record.not_after.isoformat(),
+                "apps": apps,
+                "methods": methods,
+                "request": row.id,
+                "subject_overridden": subject is not None,
+            }
+            target = ("certificate", record.serial)
+            self.audit.change(session, "certificate.issued", by, target, issued)
             return certificate_view(record, now)
 
     async def reject(
@@ -362,23 +307,13 @@ class CertificateRequests:
             # Shown to the partner, written to logs and stored: no line breaks to forge log
             # lines with, and no NUL, which PostgreSQL refuses in text (a 500, not a 400).
             raise InvalidRequest("reason must not contain control characters")
-        async with self._db.session() as session:
-            row = await self._request(session, actor, request_id)
-            await self._operator(session, actor, row.org_id)
-            if row.status != "pending":
-                raise Conflict(f"the request is already {row.status}")
+        async with self.db.session() as session:
+            row = await self._pending(session, actor, request_id)
             row.status, row.reason = "rejected", clean
-            row.decided_by, row.decided_at = actor.subject, self._clock.now()
-            self._audit.add(
-                session,
-                "certificate_request.rejected",
-                actor_id=actor.subject,
-                origin=origin,
-                org_id=row.org_id,
-                target_type="certificate_request",
-                target_id=row.id,
-                data={"reason": clean},
-            )
+            row.decided_by, row.decided_at = actor.subject, self.clock.now()
+            data = {"reason": clean}
+            by, target = Actor(actor.subject, origin, row.org_id), ("certificate_request", row.id)
+            self.audit.change(session, "certificate_request.rejected", by, target, data)
             return _request_view(row)
 
     async def set_self_service(
@@ -387,25 +322,13 @@ class CertificateRequests:
         """Let (or stop letting) an org's owners approve its own requests: admins only."""
         if not actor.has_role("admin"):
             raise Forbidden("This requires the admin role")
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             org = await session.get(Organization, org_id)
             if org is None:
                 raise NotFound("No such organization")
             if org.cert_self_service != enabled:
                 org.cert_self_service = enabled
-                self._audit.add(
-                    session,
-                    "org.cert_self_service",
-                    actor_id=actor.subject,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="org",
-                    target_id=org_id,
-                    data={"enabled": enabled},
+                by = Actor(actor.subject, origin, org_id)
+                self.audit.change(
+                    session, "org.cert_self_service", by, ("org", org_id), {"enabled": enabled}
                 )
-
-
-def checked_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}")
-    return limit

@@ -11,15 +11,12 @@ certificates are revoked.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 from sqlalchemy import select, update
 
-from propusk.config import Settings
-from propusk.core.catalog import MethodCatalog
 from propusk.core.errors import Conflict, InvalidRequest, InvalidToken, NotFound
 from propusk.core.pki import (
     REASONS,
@@ -29,23 +26,20 @@ from propusk.core.pki import (
     thumbprint,
 )
 from propusk.core.principals import Principal
-from propusk.services.audit import Audit, Origin
-from propusk.services.ca import CertificateAuthority
+from propusk.services.audit import Actor, Origin
+from propusk.services.base import load_owned, page
 from propusk.services.certificate_requests import (
     CertificateRequests,
     CertificateView,
     RequestView,
     certificate_view,
-    checked_limit,
 )
-from propusk.services.clock import Clock
-from propusk.services.orgs import Orgs
-from propusk.storage.db import Database
+from propusk.services.node_cache import MAX_ENTRIES, NodeCache
 from propusk.storage.models import CaCertificate, Certificate, Organization
 
 __all__ = ["CertificateView", "Certificates", "RequestView"]
 
-MAX_STATE_ENTRIES = 100_000
+MAX_STATE_ENTRIES = MAX_ENTRIES
 CERT_NOT_FOUND = "No such certificate"
 STATUSES = ("active", "revoked", "expired")
 
@@ -59,21 +53,14 @@ class _State:
     methods: frozenset[str]
 
 
+@dataclass(eq=False, repr=False)
 class Certificates(CertificateRequests):
     """Requests and decisions (inherited), certificates, and the request-path check."""
 
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        orgs: Orgs,
-        catalog: MethodCatalog,
-        ca: CertificateAuthority,
-        settings: Settings,
-    ) -> None:
-        super().__init__(db, clock, audit, orgs, catalog, ca, settings)
-        self._states: dict[str, tuple[_State | None, float]] = {}
+    def __post_init__(self) -> None:
+        self._states: NodeCache[str, _State | None] = NodeCache(
+            self.settings.key_state_ttl, evict=MAX_STATE_ENTRIES // 2
+        )
         # Thumbprint -> kid of the CA whose signature on it already verified (one signature
         # check per certificate and CA per process, not per request; a replaced CA makes
         # them check again). The time checks run every time.
@@ -94,7 +81,7 @@ class Certificates(CertificateRequests):
         """An org's certificates, newest first, filtered by status and expiry."""
         if status is not None and status not in STATUSES:
             raise InvalidRequest("status must be active, revoked or expired")
-        now = self._clock.now()
+        now = self.clock.now()
         query = select(Certificate).where(Certificate.org_id == org_id)
         if status == "revoked":
             query = query.where(Certificate.status == "revoked")
@@ -105,22 +92,20 @@ class Certificates(CertificateRequests):
         if expires_before is not None:
             query = query.where(Certificate.not_after < expires_before)
         query = query.order_by(Certificate.created_at.desc(), Certificate.serial)
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             await self._member(session, actor, org_id, "read")
-            rows = await session.scalars(query.limit(checked_limit(limit)).offset(max(0, offset)))
+            rows = await session.scalars(page(query, limit, offset))
             return [certificate_view(r, now) for r in rows]
 
     async def get(self, actor: Principal, org_id: str, serial: str) -> CertificateView:
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             await self._member(session, actor, org_id, "read")
-            row = await session.get(Certificate, serial.lower())
-            if row is None or row.org_id != org_id:
-                raise NotFound(CERT_NOT_FOUND)
-            return certificate_view(row, self._clock.now())
+            row = await load_owned(session, Certificate, serial.lower(), org_id, CERT_NOT_FOUND)
+            return certificate_view(row, self.clock.now())
 
     async def chain_pem(self, view: CertificateView) -> str:
         """The CA chain a certificate chains to (PEM, CA first)."""
-        return await self._ca.chain_for(view.ca_kid)
+        return await self.ca.chain_for(view.ca_kid)
 
     async def revoke(
         self, actor: Principal, org_id: str, serial: str, reason: str, origin: Origin
@@ -128,12 +113,10 @@ class Certificates(CertificateRequests):
         """Revoke for good with an RFC 5280 reason; the CRL is rebuilt on its next fetch."""
         if reason not in REASONS:
             raise InvalidRequest(f"reason must be one of: {', '.join(REASONS)}")
-        now = self._clock.now()
-        async with self._db.session() as session:
+        now = self.clock.now()
+        async with self.db.session() as session:
             await self._member(session, actor, org_id, "manage_certificates")
-            row = await session.get(Certificate, serial.lower())
-            if row is None or row.org_id != org_id:
-                raise NotFound(CERT_NOT_FOUND)
+            row = await load_owned(session, Certificate, serial.lower(), org_id, CERT_NOT_FOUND)
             if row.status == "revoked":
                 raise Conflict("the certificate is already revoked")
             row.status, row.revoked_at, row.revocation_reason = "revoked", now, reason
@@ -143,19 +126,13 @@ class Certificates(CertificateRequests):
                 .where(CaCertificate.kid == row.ca_kid)
                 .values(revocations=CaCertificate.revocations + 1)
             )
-            self._audit.add(
-                session,
-                "certificate.revoked",
-                actor_id=actor.subject,
-                origin=origin,
-                org_id=org_id,
-                target_type="certificate",
-                target_id=row.serial,
-                data={"reason": reason},
+            by = Actor(actor.subject, origin, org_id)
+            self.audit.change(
+                session, "certificate.revoked", by, ("certificate", row.serial), {"reason": reason}
             )
             view = certificate_view(row, now)
         self.invalidate(view.serial)
-        self._ca.changed()
+        self.ca.changed()
         return view
 
     # -- the request path ------------------------------------------------------------------
@@ -165,10 +142,10 @@ class Certificates(CertificateRequests):
         the reason goes to the log detail): issued by the Propusk CA, valid now, EKU
         clientAuth, not revoked, its record active and its org still there."""
         try:
-            kid, ca = await self._ca.material(request_path=True)
+            kid, ca = await self.ca.material(request_path=True)
         except NotFound:
             raise InvalidToken(detail="no CA is set up") from None
-        now = self._clock.now()
+        now = self.clock.now()
         tp = thumbprint(cert)
         serial = serial_hex(cert.serial_number)
         try:
@@ -198,27 +175,22 @@ class Certificates(CertificateRequests):
         )
 
     async def _state(self, serial: str) -> _State | None:
-        cached = self._states.get(serial)
-        if cached is not None and time.monotonic() - cached[1] < self._settings.key_state_ttl:
-            return cached[0]
-        async with self._db.read() as session:
+        return await self._states.get_or_load(serial, self._read_state)
+
+    async def _read_state(self, serial: str) -> _State | None:
+        async with self.db.read() as session:
             row = await session.get(Certificate, serial)
             org = await session.get(Organization, row.org_id) if row is not None else None
-        state = None
-        if row is not None:
-            state = _State(
-                org_id=row.org_id,
-                active=row.status == "active" and org is not None,
-                thumbprint=row.thumbprint,
-                apps=frozenset(row.apps),
-                methods=frozenset(row.methods),
-            )
-        if len(self._states) >= MAX_STATE_ENTRIES:
-            for stale in list(self._states)[: MAX_STATE_ENTRIES // 2]:
-                del self._states[stale]
-        self._states[serial] = (state, time.monotonic())
-        return state
+        if row is None:
+            return None  # cached too: a made-up serial needs a certificate signed by our CA
+        return _State(
+            org_id=row.org_id,
+            active=row.status == "active" and org is not None,
+            thumbprint=row.thumbprint,
+            apps=frozenset(row.apps),
+            methods=frozenset(row.methods),
+        )
 
     def invalidate(self, serial: str) -> None:
         """Forget a certificate's cached state (this node changed it)."""
-        self._states.pop(serial, None)
+        self._states.forget(serial)

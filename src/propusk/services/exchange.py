@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,18 +32,18 @@ from propusk.core.errors import InvalidSignature, InvalidToken, PropuskError
 from propusk.core.principals import Principal
 from propusk.core.service_tokens import ServiceTokenDecryptor, issue_service_token
 from propusk.core.tokens import UnknownKeyId
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
+from propusk.services.audit import Origin
+from propusk.services.base import UseCase
 from propusk.services.keyring import Keyring
+from propusk.services.node_cache import MAX_ENTRIES, NodeCache
 from propusk.storage.cache import Cache
-from propusk.storage.db import Database
 from propusk.storage.models import ServiceKey
 
 __all__ = ["Exchange", "ExchangeRefused", "Grant", "TimestampOutOfRange", "server_time"]
 
 MAX_KEY_ID = 64
 MAX_AUDITED_FAILURES_PER_MINUTE = 10
-MAX_STATE_ENTRIES = 100_000
+MAX_STATE_ENTRIES = MAX_ENTRIES
 # last_used_at is written at most this often per key: not one database write per exchange.
 LAST_USED_RESOLUTION = 60.0
 
@@ -61,12 +60,7 @@ class ExchangeRefused(InvalidSignature):
     message = "The key or the signature is not valid"
 
 
-@dataclass(frozen=True)
-class Grant:
-    jwe: str
-    ttl: int
-
-
+# What a token is checked against: its key's org, status and generation.
 @dataclass(frozen=True)
 class _State:
     org_id: str
@@ -74,23 +68,27 @@ class _State:
     generation: int
 
 
-class Exchange:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        keyring: Keyring,
-        cache: Cache,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._keyring = keyring
-        self._cache = cache
-        self._settings = settings
-        self._states: dict[str, tuple[_State | None, float]] = {}
+@dataclass(frozen=True)
+class Grant:
+    """A service token (compact JWE) and its lifetime in seconds."""
+
+    jwe: str
+    ttl: int
+
+
+@dataclass(eq=False, repr=False)
+class Exchange(UseCase):
+    """Signed key ids for service tokens (the exchange), and those tokens back into
+    Principals, checked against each key's current state (see the module docstring)."""
+
+    keyring: Keyring
+    cache: Cache
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self._states: NodeCache[str, _State | None] = NodeCache(
+            self.settings.key_state_ttl, evict=MAX_STATE_ENTRIES // 2
+        )
         self._decryptor: tuple[object, ServiceTokenDecryptor] | None = None
 
     # -- the exchange -------------------------------------------------------------------
@@ -106,14 +104,14 @@ class Exchange:
     ) -> Grant:
         """Exchange a signed ``keyId + timestamp`` for a token; with ``cert_thumbprint``
         the token is bound to that client certificate (RFC 8705)."""
-        now = self._clock.now()
+        now = self.clock.now()
         sent = parse_timestamp(timestamp)
-        if not within_window(sent, now, self._settings.exchange_window):
+        if not within_window(sent, now, self.settings.exchange_window):
             raise TimestampOutOfRange(detail=f"{timestamp!r} vs server {now.isoformat()}")
         raw_signature = decode_signature(signature)
         if not 1 <= len(key_id) <= MAX_KEY_ID:
             raise ExchangeRefused(detail="key id length")
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             row = await session.get(ServiceKey, key_id)
         if row is None:
             raise ExchangeRefused(detail="unknown key id")
@@ -124,11 +122,11 @@ class Exchange:
         # The source service has no nonce, so a captured body could be replayed inside the
         # window; Propusk accepts each signature once (across nodes when Redis is set).
         fingerprint = hashlib.sha256(raw_signature).hexdigest()
-        if not await self._cache.add(
-            f"exchange:{fingerprint}", 2 * self._settings.exchange_window + 5
+        if not await self.cache.add(
+            f"exchange:{fingerprint}", 2 * self.settings.exchange_window + 5
         ):
             await self._refused(row, origin, "replay")
-        kid, key = await self._keyring.jwe_encryption_key()
+        kid, key = await self.keyring.jwe_encryption_key()
         token = issue_service_token(
             key,
             kid,
@@ -136,16 +134,16 @@ class Exchange:
             org_id=row.org_id,
             apps=row.apps,
             methods=row.methods,
-            issuer=self._settings.issuer,
+            issuer=self.settings.issuer,
             issued_at=int(now.timestamp()),
-            ttl=self._settings.service_token_ttl,
+            ttl=self.settings.service_token_ttl,
             jti=str(uuid.uuid4()),
             generation=row.generation,
             iv=secrets.token_bytes(12),
             cert_thumbprint=cert_thumbprint,
         )
         await self._mark_used(row, now, origin)
-        return Grant(token, self._settings.service_token_ttl)
+        return Grant(token, self.settings.service_token_ttl)
 
     def _signature_ok(
         self, row: ServiceKey, now: datetime, key_id: str, timestamp: str, signature: bytes
@@ -163,10 +161,10 @@ class Exchange:
     async def _refused(self, row: ServiceKey, origin: Origin, reason: str) -> None:
         # Key ids are public, so anyone can cause refusals; audit at most a few a minute per
         # key so the audit table cannot be flooded (the log still gets each one at INFO).
-        count, _ = await self._cache.incr(f"exchange-fail:{row.key_id}", 60)
+        count, _ = await self.cache.incr(f"exchange-fail:{row.key_id}", 60)
         if count > MAX_AUDITED_FAILURES_PER_MINUTE:
             raise ExchangeRefused(detail=reason)
-        await self._audit.record(
+        await self.audit.record(
             "service_key.exchange",
             actor_type="service_key",
             actor_id=row.key_id,
@@ -188,12 +186,12 @@ class Exchange:
         )
         if not (first or stale):
             return
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             await session.execute(
                 update(ServiceKey).where(ServiceKey.key_id == row.key_id).values(last_used_at=now)
             )
             if first:
-                self._audit.add(
+                self.audit.add(
                     session,
                     "service_key.first_used",
                     actor_type="service_key",
@@ -207,16 +205,16 @@ class Exchange:
     # -- tokens back in: the Public-Token authenticator's verifier ------------------------
 
     async def _decryptor_for(self, *, unknown_kid: bool = False) -> ServiceTokenDecryptor:
-        keys = await self._keyring.jwe_decryption_keys(unknown_kid=unknown_kid)
+        keys = await self.keyring.jwe_decryption_keys(unknown_kid=unknown_kid)
         cached = self._decryptor
         if cached is None or cached[0] is not keys:
             # One decryptor (with its AES-GCM objects) per keyring view, not per request.
-            cached = (keys, ServiceTokenDecryptor(keys, issuer=self._settings.issuer))
+            cached = (keys, ServiceTokenDecryptor(keys, issuer=self.settings.issuer))
             self._decryptor = cached
         return cached[1]
 
     async def verify(self, token: str) -> Principal:
-        now = int(self._clock.now().timestamp())
+        now = int(self.clock.now().timestamp())
         try:
             claims = (await self._decryptor_for()).decrypt(token, now=now)
         except UnknownKeyId:
@@ -231,21 +229,16 @@ class Exchange:
         return claims.principal()
 
     async def _state(self, key_id: str) -> _State | None:
-        cached = self._states.get(key_id)
-        if cached is not None and time.monotonic() - cached[1] < self._settings.key_state_ttl:
-            return cached[0]
-        async with self._db.read() as session:
+        return await self._states.get_or_load(key_id, self._read_state)
+
+    async def _read_state(self, key_id: str) -> _State | None:
+        async with self.db.read() as session:
             row = await session.get(ServiceKey, key_id)
-            state = None if row is None else _State(row.org_id, row.status, row.generation)
-        if len(self._states) >= MAX_STATE_ENTRIES:
-            for stale in list(self._states)[: MAX_STATE_ENTRIES // 2]:
-                del self._states[stale]
-        self._states[key_id] = (state, time.monotonic())
-        return state
+        return None if row is None else _State(row.org_id, row.status, row.generation)
 
     def invalidate(self, key_id: str) -> None:
         """Forget a key's cached state (this node changed it)."""
-        self._states.pop(key_id, None)
+        self._states.forget(key_id)
 
 
 def server_time(now: datetime) -> str:

@@ -137,25 +137,32 @@ class Keyring:
         """
         key = await asyncio.to_thread(rsa.generate_private_key, 65537, RSA_BITS)
         kid = rsa_kid(key.public_key())
-        sealed = sealing.seal(
-            self._master_key,
-            private_key_der(key),
-            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
-            context=self._context(kid),
-        )
+        await self._store(kid, ACCESS_SIGNING, "RS256", private_key_der(key), key.public_key())
+        self._loaded = None
+        return kid
+
+    async def _store(
+        self,
+        kid: str,
+        purpose: str,
+        algorithm: str,
+        secret: bytes,
+        public: rsa.RSAPublicKey | None = None,
+    ) -> None:
+        """Seal ``secret`` (a private key's DER, or a symmetric key) with the master key
+        and add it as the ``server_keys`` row ``kid``, in a unit of work of its own."""
+        sealed = self.seal(kid, secret, secrets.token_bytes(sealing.NONCE_BYTES))
         async with self._db.session() as session:
             session.add(
                 ServerKey(
                     kid=kid,
-                    purpose=ACCESS_SIGNING,
-                    algorithm="RS256",
-                    public_der=public_key_der(key.public_key()),
+                    purpose=purpose,
+                    algorithm=algorithm,
+                    public_der=public_key_der(public) if public is not None else None,
                     sealed_private=sealed,
                     created_at=self._clock.now(),
                 )
             )
-        self._loaded = None
-        return kid
 
     async def ensure_signing_key(self) -> str:
         """The active signing key's kid, creating the first key if there is none."""
@@ -220,18 +227,15 @@ class Keyring:
         pepper: bytes | None = None
         for row in rows:
             if row.purpose == PEPPER:
-                pepper = pepper or sealing.open_(
-                    self._master_key, row.sealed_private, context=self._context(row.kid)
-                )  # the oldest pepper: digests made with it must keep matching
+                # The oldest pepper: digests made with it must keep matching.
+                pepper = pepper or self.unseal(row.kid, row.sealed_private)
                 continue
             if row.purpose == JWE:
                 if row.created_at <= now - self._jwe_retention:
                     continue
                 secret = self._secret_cache.get(row.kid)
                 if secret is None:
-                    secret = sealing.open_(
-                        self._master_key, row.sealed_private, context=self._context(row.kid)
-                    )
+                    secret = self.unseal(row.kid, row.sealed_private)
                     self._secret_cache[row.kid] = secret
                 jwe[row.kid] = secret
                 jwe_current = row  # oldest first: the last one is the newest
@@ -240,9 +244,7 @@ class Keyring:
                 continue
             jwk = self._private_cache.get(row.kid)
             if jwk is None:
-                der = sealing.open_(
-                    self._master_key, row.sealed_private, context=self._context(row.kid)
-                )
+                der = self.unseal(row.kid, row.sealed_private)
                 private = load_private_der(der)
                 jwk = RSAKey.import_key(private, {"kid": row.kid, "alg": "RS256", "use": "sig"})
                 self._private_cache[row.kid] = jwk
@@ -348,23 +350,7 @@ class Keyring:
         return loaded.pepper
 
     async def _add_secret(self, purpose: str, algorithm: str, kid: str) -> None:
-        sealed = sealing.seal(
-            self._master_key,
-            secrets.token_bytes(32),
-            nonce=secrets.token_bytes(sealing.NONCE_BYTES),
-            context=self._context(kid),
-        )
-        async with self._db.session() as session:
-            session.add(
-                ServerKey(
-                    kid=kid,
-                    purpose=purpose,
-                    algorithm=algorithm,
-                    public_der=None,
-                    sealed_private=sealed,
-                    created_at=self._clock.now(),
-                )
-            )
+        await self._store(kid, purpose, algorithm, secrets.token_bytes(32))
         self._loaded = None
 
     # -- the response-signing key (docs/signing-keys.md) ------------------------------------
@@ -380,29 +366,11 @@ class Keyring:
                 if row is None:
                     key = await asyncio.to_thread(rsa.generate_private_key, 65537, RSA_BITS)
                     kid = f"response-{rsa_kid(key.public_key())}"
-                    sealed = sealing.seal(
-                        self._master_key,
-                        private_key_der(key),
-                        nonce=secrets.token_bytes(sealing.NONCE_BYTES),
-                        context=self._context(kid),
-                    )
-                    async with self._db.session() as session:
-                        session.add(
-                            ServerKey(
-                                kid=kid,
-                                purpose=RESPONSE_SIGNING,
-                                algorithm="SHA256withRSA",
-                                public_der=public_key_der(key.public_key()),
-                                sealed_private=sealed,
-                                created_at=self._clock.now(),
-                            )
-                        )
+                    der = private_key_der(key)
+                    await self._store(kid, RESPONSE_SIGNING, "SHA256withRSA", der, key.public_key())
                     row = await self._oldest(RESPONSE_SIGNING)
                 assert row is not None
-                der = sealing.open_(
-                    self._master_key, row.sealed_private, context=self._context(row.kid)
-                )
-                self._response_key = load_private_der(der)
+                self._response_key = load_private_der(self.unseal(row.kid, row.sealed_private))
         return self._response_key
 
     async def _oldest(self, purpose: str) -> ServerKey | None:

@@ -35,8 +35,10 @@ from propusk.config import Settings
 from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from propusk.core.identifiers import check_name, normalize_email
 from propusk.core.principals import Principal
-from propusk.services.audit import Audit, Origin
+from propusk.services.audit import Actor, Audit, Origin, filtered
+from propusk.services.base import load_owned
 from propusk.services.clock import Clock
+from propusk.services.views import view_of
 from propusk.storage.db import Database
 from propusk.storage.models import Account, App, AuditEvent, Membership, Organization
 
@@ -164,16 +166,8 @@ class Orgs:
             session.add(
                 Membership(org_id=org.id, account_id=account_id, role="owner", created_at=now)
             )
-            self._audit.add(
-                session,
-                "org.created",
-                actor_id=account_id,
-                origin=origin,
-                org_id=org.id,
-                target_type="org",
-                target_id=org.id,
-                data={"kind": kind},
-            )
+            by = Actor(account_id, origin, org.id)
+            self._audit.change(session, "org.created", by, ("org", org.id), {"kind": kind})
         return OrgView(org.id, org.name, org.kind, "owner", org.created_at)
 
     async def list_for(self, account_id: str) -> list[OrgView]:
@@ -233,15 +227,9 @@ class Orgs:
                 raise Conflict("The account is already a member")
             now = self._clock.now()
             session.add(Membership(org_id=org_id, account_id=member.id, role=role, created_at=now))
-            self._audit.add(
-                session,
-                "org.member_added",
-                actor_id=account_id,
-                origin=origin,
-                org_id=org_id,
-                target_type="account",
-                target_id=member.id,
-                data={"role": role},
+            by = Actor(account_id, origin, org_id)
+            self._audit.change(
+                session, "org.member_added", by, ("account", member.id), {"role": role}
             )
             return MemberView(member.id, member.email, role, now)
 
@@ -283,16 +271,8 @@ class Orgs:
             ):
                 raise Conflict("An organization keeps at least one owner")
             before, target.role = target.role, role
-            self._audit.add(
-                session,
-                "org.member_role_changed",
-                actor_id=account_id,
-                origin=origin,
-                org_id=org_id,
-                target_type="account",
-                target_id=member_id,
-                data={"before": before, "after": role},
-            )
+            by, data = Actor(account_id, origin, org_id), {"before": before, "after": role}
+            self._audit.change(session, "org.member_role_changed", by, ("account", member_id), data)
             email = await session.scalar(select(Account.email).where(Account.id == member_id))
             return MemberView(member_id, email, role, target.created_at)
 
@@ -307,15 +287,9 @@ class Orgs:
             if target.role == "owner" and await self._owners(session, org_id) < 2:
                 raise Conflict("An organization keeps at least one owner")
             await session.delete(target)
-            self._audit.add(
-                session,
-                "org.member_removed",
-                actor_id=account_id,
-                origin=origin,
-                org_id=org_id,
-                target_type="account",
-                target_id=member_id,
-                data={"role": target.role},
+            by = Actor(account_id, origin, org_id)
+            self._audit.change(
+                session, "org.member_removed", by, ("account", member_id), {"role": target.role}
             )
 
     # -- apps -------------------------------------------------------------------------
@@ -333,16 +307,8 @@ class Orgs:
             async with self._db.session() as session:
                 await self.require(session, org_id, account_id, "write_apps")
                 session.add(app)
-                self._audit.add(
-                    session,
-                    "app.created",
-                    actor_id=account_id,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="app",
-                    target_id=app.id,
-                    data={"name": app.name},
-                )
+                by = Actor(account_id, origin, org_id)
+                self._audit.change(session, "app.created", by, ("app", app.id), {"name": app.name})
         except IntegrityError:
             raise Conflict("An app with this name already exists") from None
         return AppView(app.id, org_id, app.name, now, now)
@@ -353,19 +319,16 @@ class Orgs:
             rows = await session.scalars(
                 select(App).where(App.org_id == org_id).order_by(App.created_at, App.id)
             )
-            return [AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at) for a in rows]
+            return [view_of(AppView, a) for a in rows]
 
     async def _app(self, session: AsyncSession, org_id: str, app_id: str) -> App:
-        app = await session.get(App, app_id)
-        if app is None or app.org_id != org_id:
-            raise NotFound("No such app")
-        return app
+        return await load_owned(session, App, app_id, org_id, "No such app")
 
     async def app(self, account_id: str, org_id: str, app_id: str) -> AppView:
         async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read")
             a = await self._app(session, org_id, app_id)
-            return AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+            return view_of(AppView, a)
 
     async def rename_app(
         self, account_id: str, org_id: str, app_id: str, name: str, origin: Origin
@@ -376,17 +339,11 @@ class Orgs:
                 await self.require(session, org_id, account_id, "write_apps")
                 a = await self._app(session, org_id, app_id)
                 before, a.name, a.updated_at = a.name, clean, self._clock.now()
-                self._audit.add(
-                    session,
-                    "app.renamed",
-                    actor_id=account_id,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="app",
-                    target_id=app_id,
-                    data={"before": before, "after": clean},
+                by = Actor(account_id, origin, org_id)
+                self._audit.change(
+                    session, "app.renamed", by, ("app", app_id), {"before": before, "after": clean}
                 )
-                view = AppView(a.id, a.org_id, a.name, a.created_at, a.updated_at)
+                view = view_of(AppView, a)
         except IntegrityError:
             raise Conflict("An app with this name already exists") from None
         return view
@@ -396,16 +353,8 @@ class Orgs:
             await self.require(session, org_id, account_id, "delete_apps")
             a = await self._app(session, org_id, app_id)
             await session.delete(a)
-            self._audit.add(
-                session,
-                "app.deleted",
-                actor_id=account_id,
-                origin=origin,
-                org_id=org_id,
-                target_type="app",
-                target_id=app_id,
-                data={"name": a.name},
-            )
+            by = Actor(account_id, origin, org_id)
+            self._audit.change(session, "app.deleted", by, ("app", app_id), {"name": a.name})
 
     # -- audit ------------------------------------------------------------------------
 
@@ -422,17 +371,14 @@ class Orgs:
         limit: int = 50,
     ) -> list[AuditEvent]:
         """A page of the org's events, newest first; ``before_id`` is the paging cursor."""
-        query = select(AuditEvent).where(AuditEvent.org_id == org_id)
-        if kind is not None:
-            query = query.where(AuditEvent.kind == kind)
-        if actor_id is not None:
-            query = query.where(AuditEvent.actor_id == actor_id)
-        if since is not None:
-            query = query.where(AuditEvent.at >= since)
-        if until is not None:
-            query = query.where(AuditEvent.at < until)
-        if before_id is not None:
-            query = query.where(AuditEvent.id < before_id)
+        query = filtered(
+            select(AuditEvent).where(AuditEvent.org_id == org_id),
+            kind=kind,
+            actor_id=actor_id,
+            since=since,
+            until=until,
+            before_id=before_id,
+        )
         async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read_audit")
             rows = await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))

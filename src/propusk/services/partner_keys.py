@@ -7,19 +7,19 @@ the XML password check, and ``lastUsedAt`` kept in memory and written in batches
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import re
-import time
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from propusk.config import Settings
 from propusk.core import digital_sign
 from propusk.core.principals import AuthMethod, Principal
 from propusk.services.clock import Clock
+from propusk.services.last_used import LastUsed
+from propusk.services.node_cache import MISS, Miss, NodeCache
 from propusk.services.passwords import PasswordService
 from propusk.storage.db import Database
 from propusk.storage.models import SigningKey
@@ -27,7 +27,6 @@ from propusk.storage.models import SigningKey
 __all__ = ["TERMINAL_ID", "Network", "PartnerDirectory", "PartnerKey"]
 
 log = logging.getLogger("propusk.signing_keys")
-FLUSH_INTERVAL = 30.0
 TERMINAL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -77,16 +76,22 @@ class PartnerKey:
 
 
 class PartnerDirectory:
-    """Lookups for verifiers (see docs/signing-keys.md), with a per-node cache."""
+    """Lookups for verifiers (see docs/signing-keys.md), with a per-node cache.
 
-    def __init__(self, db: Database, clock: Clock, passwords: PasswordService, ttl: float) -> None:
-        self._db = db
-        self._clock = clock
-        self._passwords = passwords
-        self._ttl = ttl
-        self._partners: dict[tuple[str, str], tuple[PartnerKey | None, float]] = {}
-        self._used: dict[str, datetime] = {}
-        self._flusher: asyncio.Task[None] | None = None
+    A mixin of :class:`~propusk.services.signing_keys.SigningKeys`: the dataclass that
+    includes it holds the collaborators declared here, and its generated ``__init__``
+    calls :meth:`__post_init__`, which sets up the cache and the lastUsedAt batches."""
+
+    db: Database
+    clock: Clock
+    passwords: PasswordService
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self._partners: NodeCache[tuple[str, str], PartnerKey | None] = NodeCache(
+            self.settings.key_state_ttl
+        )
+        self._used = LastUsed(self.db, self.clock, SigningKey.key_id, "signing keys", log)
 
     def invalidate(self) -> None:
         """Forget every cached partner on this node (changes are rare; lookups are by
@@ -94,20 +99,21 @@ class PartnerDirectory:
         self._partners.clear()
 
     async def _partner(self, by: str, value: str) -> PartnerKey | None:
-        cached = self._partners.get((by, value))
-        if cached is not None and time.monotonic() - cached[1] < self._ttl:
-            return cached[0]
+        return await self._partners.get_or_load((by, value), self._read_partner)
+
+    async def _read_partner(self, by_value: tuple[str, str]) -> PartnerKey | Miss | None:
+        by, value = by_value
         column = {
             "id": SigningKey.key_id,
             "login": SigningKey.login,
             "terminal": SigningKey.terminal_id,
         }[by]
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             row = await session.scalar(select(SigningKey).where(column == value))
         if row is None:
-            # Unknown names are not cached: a flood of made-up logins must not push out
-            # the partners that exist (each costs one indexed read instead).
-            return None
+            # Not cached: made-up logins must not push out the partners that exist (a
+            # disabled key is cached, as None).
+            return MISS
         partner = None
         if row.status == "active":
             partner = PartnerKey(
@@ -122,9 +128,6 @@ class PartnerDirectory:
                 replay_window=row.replay_window,
                 password_hash=row.password_hash,
             )
-        if len(self._partners) >= 100_000:
-            del self._partners[next(iter(self._partners))]
-        self._partners[(by, value)] = (partner, time.monotonic())
         return partner
 
     async def partner_by_id(self, key_id: str) -> PartnerKey | None:
@@ -149,43 +152,18 @@ class PartnerDirectory:
         one without a password, a verify against a dummy hash, so it takes as long."""
         encoded = partner.password_hash if isinstance(partner, PartnerKey) else None
         if encoded is None:
-            await self._passwords.dummy_verify(password)
+            await self.passwords.dummy_verify(password)
             return False
-        return await self._passwords.verify(encoded, password)
+        return await self.passwords.verify(encoded, password)
+
+    # -- lastUsedAt, batched (see propusk.services.last_used) ------------------------------
 
     async def note_used(self, key_id: str) -> None:
-        self._used[key_id] = self._clock.now()
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(FLUSH_INTERVAL)
-        await self.flush()
+        self._used.mark(key_id)
 
     async def flush(self) -> int:
-        """Write the pending lastUsedAt values in one unit of work."""
-        pending, self._used = self._used, {}
-        if not pending:
-            return 0
-        try:
-            async with self._db.session() as session:
-                for key_id, when in pending.items():
-                    await session.execute(
-                        update(SigningKey)
-                        .where(SigningKey.key_id == key_id)
-                        .values(last_used_at=when)
-                    )
-        except Exception:  # a lost lastUsedAt must not break anything; retried next time
-            # With the traceback: a broad except must not hide a bug (only key ids and
-            # times are in these statements, nothing secret).
-            log.warning(
-                "could not write lastUsedAt for %d signing keys", len(pending), exc_info=True
-            )
-            for key_id, when in pending.items():
-                self._used.setdefault(key_id, when)
-        return len(pending)
+        """Write the pending lastUsedAt values now; how many."""
+        return await self._used.flush()
 
     async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-        await self.flush()
+        await self._used.close()

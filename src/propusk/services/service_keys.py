@@ -9,44 +9,39 @@ import asyncio
 import base64
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from propusk.core.catalog import MethodCatalog
-from propusk.core.errors import InvalidRequest, NotFound
 from propusk.core.identifiers import check_name
 from propusk.core.keys import private_key_der, public_key_der
 from propusk.core.rsa_keys import load_rsa_public_pem
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
-from propusk.services.orgs import Orgs
+from propusk.services.audit import Origin
+from propusk.services.credentials import (
+    MAX_GRACE_SECONDS,
+    CredentialKind,
+    KeyView,
+    Switchable,
+    check_grace,
+    grace_until,
+)
 from propusk.services.scopes import KeyScope, resolve_scope
-from propusk.storage.db import Database
+from propusk.services.views import view_of
 from propusk.storage.models import ServiceKey
 
-__all__ = ["KeyScope", "NewKey", "ServiceKeyView", "ServiceKeys"]
+__all__ = ["MAX_GRACE_SECONDS", "KeyScope", "NewKey", "ServiceKeyView", "ServiceKeys"]
 
-MAX_GRACE_SECONDS = 7 * 86400
 NOT_FOUND = "No such service key"
 
 
 @dataclass(frozen=True)
-class ServiceKeyView:
-    key_id: str
-    org_id: str
-    name: str
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
-    status: str
+class ServiceKeyView(KeyView):
+    """A service key: its public half, and whether the server made the pair."""
+
     generated: bool
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
     public_key_pem: str
 
 
@@ -75,24 +70,12 @@ class NewKey:
         ).decode("ascii")
 
 
-def _view(row: ServiceKey) -> ServiceKeyView:
+def _key_view(row: ServiceKey) -> ServiceKeyView:
     public = serialization.load_der_public_key(row.public_der)
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
-    return ServiceKeyView(
-        key_id=row.key_id,
-        org_id=row.org_id,
-        name=row.name,
-        apps=tuple(row.apps),
-        methods=tuple(row.methods),
-        status=row.status,
-        generated=row.generated,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_used_at=row.last_used_at,
-        public_key_pem=pem,
-    )
+    return view_of(ServiceKeyView, row, public_key_pem=pem)
 
 
 async def _new_pair(public_key_pem: str | None) -> tuple[rsa.RSAPublicKey, bytes | None]:
@@ -102,41 +85,29 @@ async def _new_pair(public_key_pem: str | None) -> tuple[rsa.RSAPublicKey, bytes
     return private.public_key(), private_key_der(private)
 
 
-class ServiceKeys:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        orgs: Orgs,
-        catalog: MethodCatalog,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._orgs = orgs
-        self._catalog = catalog
-        # Called with a key id whenever a key changes in a way that affects its tokens
-        # (the exchange service drops its cached state so this node notices at once).
-        self._listeners: list[Callable[[str], None]] = []
+@dataclass(eq=False, repr=False)
+class ServiceKeys(Switchable[ServiceKey, ServiceKeyView]):
+    """Service keys of organizations; only owners manage them (spec §1)."""
+
+    catalog: MethodCatalog
+    # Called with a key id whenever a key changes in a way that affects its tokens
+    # (the exchange service drops its cached state so this node notices at once).
+    _listeners: list[Callable[[str], None]] = field(default_factory=list, init=False)
+
+    kind = CredentialKind(ServiceKey, "service_key", "manage_keys", NOT_FOUND)
 
     def add_listener(self, listener: Callable[[str], None]) -> None:
         self._listeners.append(listener)
 
-    def _changed(self, key_id: str) -> None:
+    def _forget(self, key_id: str) -> None:
         for listener in self._listeners:
             listener(key_id)
 
-    async def _scope(
-        self, session: AsyncSession, org_id: str, scope: KeyScope
-    ) -> tuple[list[str], list[str]]:
-        return await resolve_scope(session, self._catalog, org_id, scope)
+    def _view(self, row: ServiceKey) -> ServiceKeyView:
+        return _key_view(row)
 
-    async def _row(self, session: AsyncSession, org_id: str, key_id: str) -> ServiceKey:
-        row = await session.get(ServiceKey, key_id)
-        if row is None or row.org_id != org_id:
-            raise NotFound(NOT_FOUND)
-        return row
+    def _status_changed(self, row: ServiceKey, now: datetime) -> None:
+        row.generation += 1  # tokens carry the generation: a disabled key's tokens fail at once
 
     async def create(
         self,
@@ -148,14 +119,14 @@ class ServiceKeys:
         public_key_pem: str | None = None,
     ) -> NewKey:
         clean = check_name(name)
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
-            await self._scope(session, org_id, scope)  # validate before the slow keygen
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
+            await resolve_scope(session, self.catalog, org_id, scope)  # before the slow keygen
         public, private_der = await _new_pair(public_key_pem)
-        now = self._clock.now()
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
-            apps, methods = await self._scope(session, org_id, scope)
+        now = self.clock.now()
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
+            apps, methods = await resolve_scope(session, self.catalog, org_id, scope)
             row = ServiceKey(
                 key_id=str(uuid.uuid4()),
                 org_id=org_id,
@@ -170,37 +141,10 @@ class ServiceKeys:
                 updated_at=now,
             )
             session.add(row)
-            self._audit.add(
-                session,
-                "service_key.created",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="service_key",
-                target_id=row.key_id,
-                data={
-                    "name": clean,
-                    "apps": apps,
-                    "methods": methods,
-                    "generated": private_der is not None,
-                },
-            )
-            return NewKey(_view(row), private_der)
-
-    async def list(self, actor: str, org_id: str) -> list[ServiceKeyView]:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            rows = await session.scalars(
-                select(ServiceKey)
-                .where(ServiceKey.org_id == org_id)
-                .order_by(ServiceKey.created_at, ServiceKey.key_id)
-            )
-            return [_view(r) for r in rows]
-
-    async def get(self, actor: str, org_id: str, key_id: str) -> ServiceKeyView:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            return _view(await self._row(session, org_id, key_id))
+            generated = private_der is not None
+            data = {"name": clean, "apps": apps, "methods": methods, "generated": generated}
+            self._event(session, "created", actor, origin, org_id, row.key_id, data)
+            return NewKey(_key_view(row), private_der)
 
     async def update(
         self,
@@ -212,38 +156,19 @@ class ServiceKeys:
         name: str | None = None,
         scope: KeyScope | None = None,
     ) -> ServiceKeyView:
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
             row = await self._row(session, org_id, key_id)
             changes: dict[str, object] = {}
-            if name is not None and check_name(name) != row.name:
-                row.name = changes["name"] = check_name(name)
-            rescoped = False
-            if scope is not None:
-                apps, methods = await self._scope(session, org_id, scope)
-                if (apps, methods) != (list(row.apps), list(row.methods)):
-                    row.apps, row.methods = apps, methods
-                    changes.update(apps=apps, methods=methods)
-                    # Tokens carry their scope; a new generation makes the old ones fail,
-                    # so a narrowed scope takes effect within key_state_ttl, not in 900 s.
-                    row.generation += 1
-                    rescoped = True
-            if not changes:
-                return _view(row)  # nothing asked for: no write, no audit event
-            row.updated_at = self._clock.now()
-            self._audit.add(
-                session,
-                "service_key.updated",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="service_key",
-                target_id=key_id,
-                data=changes,
-            )
-            view = _view(row)
+            rescoped = await self._rename_rescope(session, row, org_id, name, scope, changes)
+            if rescoped:
+                # Tokens carry their scope; a new generation makes the old ones fail,
+                # so a narrowed scope takes effect within key_state_ttl, not in 900 s.
+                row.generation += 1
+            self._updated(session, row, actor, origin, org_id, changes)
+            view = _key_view(row)
         if rescoped:
-            self._changed(key_id)
+            self._forget(key_id)
         return view
 
     async def rotate(
@@ -259,77 +184,23 @@ class ServiceKeys:
         """A new pair under the same key id. The old private key stops working at once, or
         after ``grace_seconds`` during which both sign exchanges. Tokens issued before the
         rotation fail at once either way (new generation)."""
-        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-            raise InvalidRequest(f"graceSeconds must be 0 to {MAX_GRACE_SECONDS}")
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
+        check_grace(grace_seconds)
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
             await self._row(session, org_id, key_id)
         public, private_der = await _new_pair(public_key_pem)
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
+        async with self.db.session() as session:
+            await self._require_manager(session, org_id, actor)
             row = await self._row(session, org_id, key_id)
-            now = self._clock.now()
-            if grace_seconds:
-                row.previous_public_der = row.public_der
-                row.previous_valid_until = now + timedelta(seconds=grace_seconds)
-            else:
-                row.previous_public_der, row.previous_valid_until = None, None
+            now = self.clock.now()
+            row.previous_valid_until = until = grace_until(now, grace_seconds)
+            row.previous_public_der = row.public_der if until else None
             row.public_der = public_key_der(public)
             row.generated = private_der is not None
             row.generation += 1
             row.rotated_at = row.updated_at = now
-            self._audit.add(
-                session,
-                "service_key.rotated",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="service_key",
-                target_id=key_id,
-                data={"grace_seconds": grace_seconds, "generated": private_der is not None},
-            )
-            result = NewKey(_view(row), private_der)
-        self._changed(key_id)
+            data = {"grace_seconds": grace_seconds, "generated": private_der is not None}
+            self._event(session, "rotated", actor, origin, org_id, key_id, data)
+            result = NewKey(_key_view(row), private_der)
+        self._forget(key_id)
         return result
-
-    async def set_status(
-        self, actor: str, org_id: str, key_id: str, status: str, origin: Origin
-    ) -> ServiceKeyView:
-        assert status in ("active", "disabled")
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
-            row = await self._row(session, org_id, key_id)
-            if row.status != status:
-                row.status = status
-                row.generation += 1
-                row.updated_at = self._clock.now()
-                kind = "service_key.enabled" if status == "active" else "service_key.disabled"
-                self._audit.add(
-                    session,
-                    kind,
-                    actor_id=actor,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="service_key",
-                    target_id=key_id,
-                )
-            view = _view(row)
-        self._changed(key_id)
-        return view
-
-    async def delete(self, actor: str, org_id: str, key_id: str, origin: Origin) -> None:
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, "manage_keys")
-            row = await self._row(session, org_id, key_id)
-            await session.delete(row)
-            self._audit.add(
-                session,
-                "service_key.deleted",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="service_key",
-                target_id=key_id,
-                data={"name": row.name},
-            )
-        self._changed(key_id)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
@@ -24,19 +25,25 @@ from propusk.core.errors import (
     InvalidCredentials,
     InvalidRequest,
     InvalidToken,
+    PropuskError,
 )
 from propusk.core.identifiers import normalize_email
 from propusk.core.opaque import digest, make_secret
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, issue_access_token, verify_access_token
-from propusk.services.accounts import addresses_of, roles_of
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
+from propusk.services.account_rows import (
+    add_account,
+    addresses_of,
+    checked_roles,
+    new_account,
+    roles_of,
+)
+from propusk.services.audit import Actor, Origin
+from propusk.services.base import UseCase
 from propusk.services.keyring import Keyring
 from propusk.services.passwords import PasswordService
 from propusk.services.throttle import LoginThrottle
-from propusk.storage.db import Database
-from propusk.storage.models import Account, AccountRole, RefreshToken
+from propusk.storage.models import Account, RefreshToken
 
 log = logging.getLogger("propusk.sessions")
 
@@ -48,29 +55,21 @@ _MAX_REFRESH_LEN = 128
 
 @dataclass(frozen=True)
 class TokenPair:
+    """What a login or refresh answers: an access token and the refresh token after it."""
+
     access_token: str
     refresh_token: str
     expires_in: int
 
 
-class Sessions:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        keyring: Keyring,
-        passwords: PasswordService,
-        throttle: LoginThrottle,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._audit = audit
-        self._keyring = keyring
-        self._passwords = passwords
-        self._throttle = throttle
-        self._settings = settings
+@dataclass(eq=False, repr=False)
+class Sessions(UseCase):
+    """Account sign-in: token pairs, their rotation and revocation, and access tokens."""
+
+    keyring: Keyring
+    passwords: PasswordService
+    throttle: LoginThrottle
+    settings: Settings
 
     # -- issuing ----------------------------------------------------------------------
 
@@ -80,22 +79,21 @@ class Sessions:
         key: RSAKey,
         account: Account,
         *,
-        family_id: str | None = None,
-        parent_id: str | None = None,
         cert_thumbprint: str | None = None,
-        family_binding: str | None = None,
+        parent: RefreshToken | None = None,
     ) -> TokenPair:
         """Sign an access token with ``key`` and store a new refresh token in ``session``.
 
-        ``cert_thumbprint`` binds the access token to the certificate of this connection;
-        ``family_binding`` is the certificate the refresh-token family is bound to (set at
-        login over mutual TLS and inherited by every rotation).
+        ``cert_thumbprint`` binds the access token to the certificate of this connection.
+        The refresh token starts a family (a login), or continues the family of ``parent``
+        (a rotation). A family is bound to the certificate of the login that started it,
+        if any, and every rotation inherits that binding.
 
         The caller takes ``key`` from the keyring *before* opening ``session``: a keyring
         reload opens a unit of work of its own, and on SQLite that one would wait for the
         write lock ``session`` holds — a deadlock until the busy timeout.
         """
-        now = self._clock.now()
+        now = self.clock.now()
         roles = await roles_of(session, account.id)
         addresses = await addresses_of(session, account.id)
         access = issue_access_token(
@@ -103,9 +101,9 @@ class Sessions:
             subject=account.id,
             roles=roles,
             addresses=addresses,
-            issuer=self._settings.issuer,
+            issuer=self.settings.issuer,
             issued_at=int(now.timestamp()),
-            ttl=self._settings.access_token_ttl,
+            ttl=self.settings.access_token_ttl,
             jti=str(uuid.uuid4()),
             # RFC 8705: bound to the client certificate of the login/refresh connection.
             extra={CNF_CLAIM: cnf_claim(cert_thumbprint)} if cert_thumbprint else None,
@@ -115,15 +113,15 @@ class Sessions:
             RefreshToken(
                 id=str(uuid.uuid4()),
                 account_id=account.id,
-                family_id=family_id or str(uuid.uuid4()),
-                parent_id=parent_id,
+                family_id=parent.family_id if parent else str(uuid.uuid4()),
+                parent_id=parent.id if parent else None,
                 digest=digest(refresh),
                 issued_at=now,
-                expires_at=now + timedelta(seconds=self._settings.refresh_token_ttl),
-                cert_thumbprint=family_binding,
+                expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl),
+                cert_thumbprint=parent.cert_thumbprint if parent else cert_thumbprint,
             )
         )
-        return TokenPair(access, refresh, self._settings.access_token_ttl)
+        return TokenPair(access, refresh, self.settings.access_token_ttl)
 
     async def login(
         self, username: str, password: str, origin: Origin, *, cert_thumbprint: str | None = None
@@ -135,77 +133,56 @@ class Sessions:
             email = normalize_email(username)
         except InvalidRequest:
             email = username.strip().lower()[:320]
-        await self._throttle.check(email, origin.ip)
-        async with self._db.read() as session:
+        await self.throttle.check(email, origin.ip)
+        async with self.db.read() as session:
             account = await session.scalar(
                 select(Account).where(Account.email == email, Account.kind == "person")
             )
         if account is None:
-            await self._passwords.dummy_verify(password)
+            await self.passwords.dummy_verify(password)
             await self._failed(email, None, origin, "no_account")
         assert account is not None
-        if not await self._passwords.verify(account.password_hash, password):
+        if not await self.passwords.verify(account.password_hash, password):
             await self._failed(email, account.id, origin, "bad_password")
         if account.status != "active":
-            await self._audit.record(
-                "auth.login",
-                actor_id=account.id,
-                origin=origin,
-                outcome="fail",
-                data={"reason": "disabled"},
-            )
-            raise AccountDisabled()
-        if self._settings.require_email_confirmation and account.email_confirmed_at is None:
-            await self._audit.record(
-                "auth.login",
-                actor_id=account.id,
-                origin=origin,
-                outcome="fail",
-                data={"reason": "unconfirmed"},
-            )
-            raise EmailNotConfirmed()
-        await self._throttle.succeeded(email)
-        upgraded = account.password_hash is not None and self._passwords.needs_rehash(
+            await self._refused(account.id, origin, "disabled", AccountDisabled())
+        if self.settings.require_email_confirmation and account.email_confirmed_at is None:
+            await self._refused(account.id, origin, "unconfirmed", EmailNotConfirmed())
+        await self.throttle.succeeded(email)
+        upgraded = account.password_hash is not None and self.passwords.needs_rehash(
             account.password_hash
         )
-        new_hash = await self._passwords.hash(password) if upgraded else None
-        key = await self._keyring.signing_key()
-        async with self._db.session() as session:
+        new_hash = await self.passwords.hash(password) if upgraded else None
+        key = await self.keyring.signing_key()
+        async with self.db.session() as session:
             if new_hash is not None:
                 # Conditional on the hash we verified, so a concurrent password change wins.
                 await session.execute(
                     update(Account)
                     .where(Account.id == account.id, Account.password_hash == account.password_hash)
-                    .values(password_hash=new_hash, updated_at=self._clock.now())
+                    .values(password_hash=new_hash, updated_at=self.clock.now())
                 )
-            pair = await self._issue(
-                session,
-                key,
-                account,
-                cert_thumbprint=cert_thumbprint,
-                family_binding=cert_thumbprint,
-            )
-            self._audit.add(
-                session,
-                "auth.login",
-                actor_id=account.id,
-                origin=origin,
-                data={"rehashed": True} if upgraded else None,
-            )
+            pair = await self._issue(session, key, account, cert_thumbprint=cert_thumbprint)
+            data = {"rehashed": True} if upgraded else None
+            self.audit.add(session, "auth.login", actor_id=account.id, origin=origin, data=data)
         return pair
 
     async def _failed(
         self, email: str, account_id: str | None, origin: Origin, reason: str
-    ) -> None:
-        await self._throttle.failed(email, origin.ip)
-        await self._audit.record(
-            "auth.login",
-            actor_id=account_id,
-            origin=origin,
-            outcome="fail",
-            data={"reason": reason},
+    ) -> NoReturn:
+        """A wrong e-mail or password: it counts towards the throttle."""
+        await self.throttle.failed(email, origin.ip)
+        await self._refused(account_id, origin, reason, InvalidCredentials())
+
+    async def _refused(
+        self, account_id: str | None, origin: Origin, reason: str, error: PropuskError
+    ) -> NoReturn:
+        """Audit a refused login (in a unit of work of its own) and raise ``error``."""
+        data = {"reason": reason}
+        await self.audit.record(
+            "auth.login", actor_id=account_id, origin=origin, outcome="fail", data=data
         )
-        raise InvalidCredentials()
+        raise error
 
     async def refresh(
         self, refresh_token: str, origin: Origin, *, cert_thumbprint: str | None = None
@@ -214,9 +191,9 @@ class Sessions:
         leaked: the whole family is revoked and the event is audited."""
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
             raise InvalidToken("The refresh token is invalid")
-        now = self._clock.now()
-        key = await self._keyring.signing_key()
-        async with self._db.session() as session:
+        now = self.clock.now()
+        key = await self.keyring.signing_key()
+        async with self.db.session() as session:
             row = await session.scalar(
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
             )
@@ -241,22 +218,16 @@ class Sessions:
                 assert row.used_at is not None
                 # Inside the grace period a second use is a concurrent duplicate (two tabs,
                 # a client retry) and gets its own pair; after it, the token has leaked.
-                if now - row.used_at > timedelta(seconds=self._settings.refresh_reuse_grace):
+                if now - row.used_at > timedelta(seconds=self.settings.refresh_reuse_grace):
                     reuse = (row.family_id, row.account_id)
             if reuse is None:
                 account = await session.get(Account, row.account_id)
                 if account is None or account.status != "active":
                     raise InvalidToken("The refresh token is invalid")
                 pair = await self._issue(
-                    session,
-                    key,
-                    account,
-                    family_id=row.family_id,
-                    parent_id=row.id,
-                    cert_thumbprint=cert_thumbprint,
-                    family_binding=row.cert_thumbprint,
+                    session, key, account, cert_thumbprint=cert_thumbprint, parent=row
                 )
-                self._audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
+                self.audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
                 return pair
         await self._revoke_family(reuse[0], reuse[1], origin, "auth.refresh_reuse_detected")
         raise InvalidToken("The refresh token is invalid")
@@ -264,28 +235,22 @@ class Sessions:
     async def _revoke_family(
         self, family_id: str, account_id: str, origin: Origin, event: str
     ) -> None:
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             await session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-                .values(revoked_at=self._clock.now())
+                .values(revoked_at=self.clock.now())
             )
-            self._audit.add(
-                session,
-                event,
-                actor_id=account_id,
-                origin=origin,
-                outcome="fail" if "reuse" in event else "ok",
-                target_type="token_family",
-                target_id=family_id,
-            )
+            by, target = Actor(account_id, origin), ("token_family", family_id)
+            outcome = "fail" if "reuse" in event else "ok"  # a reuse is a detected theft
+            self.audit.change(session, event, by, target, outcome=outcome)
 
     async def logout(self, refresh_token: str, origin: Origin) -> None:
         """Revoke the family of ``refresh_token``. Unknown tokens are accepted silently:
         logout is idempotent and must not reveal which tokens exist."""
         if not refresh_token.startswith(REFRESH_PREFIX) or len(refresh_token) > _MAX_REFRESH_LEN:
             raise InvalidToken("The refresh token is invalid")
-        async with self._db.read() as session:
+        async with self.db.read() as session:
             row = await session.scalar(
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
             )
@@ -302,45 +267,24 @@ class Sessions:
         """
         if not admin.has_role("admin"):
             raise Forbidden("Only an administrator may issue service tokens")
-        wanted = sorted(set(roles or ()) | {"user"})
-        unknown = [r for r in wanted if r not in self._settings.roles]
-        if unknown:
-            raise InvalidRequest(f"unknown roles: {', '.join(unknown)}")
+        wanted = checked_roles(roles or (), self.settings.roles)
         beyond = [r for r in wanted if r not in admin.roles]
         if beyond:
             raise Forbidden(f"roles the caller does not hold: {', '.join(beyond)}")
-        now = self._clock.now()
-        account = Account(
-            id=str(uuid.uuid4()),
-            email=None,
-            password_hash=None,
-            kind="service",
-            name=name,
-            locale="en",
-            source="service",
-            status="active",
-            owner_id=admin.subject,
-            email_confirmed_at=None,
-            created_at=now,
-            updated_at=now,
+        now = self.clock.now()
+        account = new_account(
+            now, "service", None, None, "en", "service", name=name, owner_id=admin.subject
         )
-        key = await self._keyring.signing_key()
-        async with self._db.session() as session:
+        key = await self.keyring.signing_key()
+        async with self.db.session() as session:
             owner = await session.get(Account, admin.subject)
             if owner is None or owner.status != "active":
                 raise Forbidden("The calling account is not active")
-            session.add(account)
-            await session.flush()
-            session.add_all(AccountRole(account_id=account.id, role=r) for r in wanted)
+            await add_account(session, account, wanted)
             pair = await self._issue(session, key, account)
-            self._audit.add(
-                session,
-                "auth.service_token_issued",
-                actor_id=admin.subject,
-                origin=origin,
-                target_type="account",
-                target_id=account.id,
-                data={"roles": wanted},
+            by = Actor(admin.subject, origin)
+            self.audit.change(
+                session, "auth.service_token_issued", by, ("account", account.id), {"roles": wanted}
             )
         return pair
 
@@ -351,13 +295,13 @@ class Sessions:
         return await self.verify_access(token)
 
     async def verify_access(self, token: str) -> Principal:
-        now = int(self._clock.now().timestamp())
-        issuer, leeway = self._settings.issuer, self._settings.token_leeway
-        keys = await self._keyring.verification_keys()
+        now = int(self.clock.now().timestamp())
+        issuer, leeway = self.settings.issuer, self.settings.token_leeway
+        keys = await self.keyring.verification_keys()
         try:
             claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
         except UnknownKeyId:
             # A key created by another node since this one last read the keyring.
-            keys = await self._keyring.verification_keys(unknown_kid=True)
+            keys = await self.keyring.verification_keys(unknown_kid=True)
             claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
         return claims.principal()

@@ -25,15 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from propusk.config import Settings
 from propusk.core import digital_sign
 from propusk.core.catalog import MethodCatalog
-from propusk.core.errors import Conflict, InvalidRequest, NotFound
+from propusk.core.errors import Conflict, InvalidRequest
 from propusk.core.identifiers import check_name
-from propusk.services.audit import Audit, Origin
-from propusk.services.clock import Clock
-from propusk.services.orgs import Orgs
+from propusk.services.audit import Origin
+from propusk.services.credentials import CredentialKind, KeyView, Switchable
 from propusk.services.partner_keys import TERMINAL_ID, PartnerDirectory, PartnerKey
 from propusk.services.passwords import PasswordService
 from propusk.services.scopes import KeyScope, resolve_scope
-from propusk.storage.db import Database
+from propusk.services.views import view_of
 from propusk.storage.models import SigningKey
 
 __all__ = ["KeyOptions", "PartnerKey", "SigningKeyView", "SigningKeys"]
@@ -50,24 +49,18 @@ LEGACY_WARNING = (
 
 
 @dataclass(frozen=True)
-class SigningKeyView:
-    key_id: str
-    org_id: str
-    name: str
+class SigningKeyView(KeyView):
+    """A partner's signing key and how it may be used; ``warnings`` only in the answer to
+    the change that enabled a legacy algorithm."""
+
     key_type: str
     public_key_pem: str
     login: str | None
     terminal_id: str | None
     algorithms: tuple[str, ...]
-    apps: tuple[str, ...]
-    methods: tuple[str, ...]
     allowed_ips: tuple[str, ...]
     has_password: bool
     replay_window: int
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
     warnings: tuple[str, ...] = ()
 
 
@@ -84,28 +77,15 @@ class KeyOptions:
     replay_window: int | None = None
 
 
-def _view(
-    row: SigningKey, last_used: datetime | None = None, warnings: tuple[str, ...] = ()
+def _key_view(
+    row: SigningKey, last_used_at: datetime | None, warnings: tuple[str, ...]
 ) -> SigningKeyView:
-    key = digital_sign.load_public_der(row.public_der)
-    return SigningKeyView(
-        key_id=row.key_id,
-        org_id=row.org_id,
-        name=row.name,
-        key_type=row.key_type,
-        public_key_pem=digital_sign.public_pem(key),
-        login=row.login,
-        terminal_id=row.terminal_id,
-        algorithms=tuple(row.algorithms),
-        apps=tuple(row.apps),
-        methods=tuple(row.methods),
-        allowed_ips=tuple(row.allowed_ips),
+    return view_of(
+        SigningKeyView,
+        row,
+        public_key_pem=digital_sign.public_pem(digital_sign.load_public_der(row.public_der)),
         has_password=row.password_hash is not None,
-        replay_window=row.replay_window,
-        status=row.status,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_used_at=max(filter(None, (row.last_used_at, last_used)), default=None),
+        last_used_at=last_used_at,
         warnings=warnings,
     )
 
@@ -152,29 +132,23 @@ def _check_window(value: int) -> int:
     return value
 
 
-class SigningKeys(PartnerDirectory):
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        audit: Audit,
-        orgs: Orgs,
-        catalog: MethodCatalog,
-        passwords: PasswordService,
-        settings: Settings,
-    ) -> None:
-        super().__init__(db, clock, passwords, settings.key_state_ttl)
-        self._audit = audit
-        self._orgs = orgs
-        self._catalog = catalog
+@dataclass(eq=False, repr=False)
+class SigningKeys(Switchable[SigningKey, SigningKeyView], PartnerDirectory):
+    """Signing keys of organizations: management here, verifiers' lookups inherited."""
+
+    catalog: MethodCatalog
+    passwords: PasswordService
+    settings: Settings
+
+    kind = CredentialKind(SigningKey, "signing_key", MANAGE, NOT_FOUND)
+
+    def _view(self, row: SigningKey, warnings: tuple[str, ...] = ()) -> SigningKeyView:
+        return _key_view(row, self._used.latest(row.key_id, row.last_used_at), warnings)
+
+    def _forget(self, key_id: str) -> None:
+        self.invalidate()
 
     # -- management ---------------------------------------------------------------------
-
-    async def _row(self, session: AsyncSession, org_id: str, key_id: str) -> SigningKey:
-        row = await session.get(SigningKey, key_id)
-        if row is None or row.org_id != org_id:
-            raise NotFound(NOT_FOUND)
-        return row
 
     async def _unique(
         self, session: AsyncSession, key_id: str, login: str | None, terminal: str | None
@@ -204,17 +178,9 @@ class SigningKeys(PartnerDirectory):
         if not legacy:
             return ()
         text = LEGACY_WARNING.format(algs=" and ".join(legacy))
-        self._audit.add(
-            session,
-            "signing_key.legacy_algorithm_enabled",
-            actor_id=actor,
-            origin=origin,
-            outcome="warning",
-            org_id=org_id,
-            target_type="signing_key",
-            target_id=key_id,
-            data={"algorithms": legacy},
-        )
+        data = {"algorithms": legacy}
+        event = "legacy_algorithm_enabled"
+        self._event(session, event, actor, origin, org_id, key_id, data, outcome="warning")
         log.warning("signing key %s: legacy algorithms %s enabled", key_id, ", ".join(legacy))
         return (text,)
 
@@ -239,16 +205,16 @@ class SigningKeys(PartnerDirectory):
         networks = _check_networks(options.allowed_ips or [])
         window = _check_window(options.replay_window or 0)
         password = _check_password(options.password)
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, MANAGE)
+        async with self.db.read() as session:
+            await self._require_manager(session, org_id, actor)
         # argon2 outside the unit of work: it takes tens of milliseconds.
-        hashed = await self._passwords.hash(password) if password else None
+        hashed = await self.passwords.hash(password) if password else None
         key_id = str(uuid.uuid4())
-        now = self._clock.now()
+        now = self.clock.now()
         try:
-            async with self._db.session() as session:
-                await self._orgs.require(session, org_id, actor, MANAGE)
-                apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
+            async with self.db.session() as session:
+                await self._require_manager(session, org_id, actor)
+                apps, methods = await resolve_scope(session, self.catalog, org_id, scope)
                 await self._unique(session, key_id, login, terminal)
                 row = SigningKey(
                     key_id=key_id,
@@ -269,32 +235,23 @@ class SigningKeys(PartnerDirectory):
                     updated_at=now,
                 )
                 session.add(row)
-                self._audit.add(
-                    session,
-                    "signing_key.created",
-                    actor_id=actor,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="signing_key",
-                    target_id=key_id,
-                    data={
-                        "name": clean,
-                        "type": row.key_type,
-                        "algorithms": algorithms,
-                        "apps": apps,
-                        "methods": methods,
-                        "login": login,
-                        "terminal_id": terminal,
-                        "allowed_ips": networks,
-                        "xml_auth": hashed
-                        is not None,  # the audit refuses field names like "password"
-                        "replay_window": window,
-                    },
-                )
+                data = {
+                    "name": clean,
+                    "type": row.key_type,
+                    "algorithms": algorithms,
+                    "apps": apps,
+                    "methods": methods,
+                    "login": login,
+                    "terminal_id": terminal,
+                    "allowed_ips": networks,
+                    "xml_auth": hashed is not None,  # the audit refuses names like "password"
+                    "replay_window": window,
+                }
+                self._event(session, "created", actor, origin, org_id, key_id, data)
                 warnings = self._legacy_warnings(
                     session, actor, org_id, key_id, origin, set(algorithms)
                 )
-                view = _view(row, warnings=warnings)
+                view = self._view(row, warnings)
         except IntegrityError:  # a concurrent create took the login or terminal id
             raise Conflict("this login or terminalId is already registered") from None
         return view
@@ -307,21 +264,6 @@ class SigningKeys(PartnerDirectory):
             "ec-p256": ["SHA256withECDSA"],
             "ec-p384": ["SHA384withECDSA"],
         }.get(kind, ["Ed25519"])
-
-    async def list(self, actor: str, org_id: str) -> list[SigningKeyView]:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            rows = await session.scalars(
-                select(SigningKey)
-                .where(SigningKey.org_id == org_id)
-                .order_by(SigningKey.created_at, SigningKey.key_id)
-            )
-            return [_view(r, self._used.get(r.key_id)) for r in rows]
-
-    async def get(self, actor: str, org_id: str, key_id: str) -> SigningKeyView:
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, "read")
-            return _view(await self._row(session, org_id, key_id), self._used.get(key_id))
 
     async def update(
         self,
@@ -341,23 +283,17 @@ class SigningKeys(PartnerDirectory):
         login = _check_login(options.login) if options.login is not None else None
         terminal = _check_terminal(options.terminal_id) if options.terminal_id else None
         password = _check_password(options.password)
-        async with self._db.read() as session:
-            await self._orgs.require(session, org_id, actor, MANAGE)
+        async with self.db.read() as session:
+            await self._require_manager(session, org_id, actor)
             await self._row(session, org_id, key_id)
-        hashed = await self._passwords.hash(password) if password else None
+        hashed = await self.passwords.hash(password) if password else None
         try:
-            async with self._db.session() as session:
-                await self._orgs.require(session, org_id, actor, MANAGE)
+            async with self.db.session() as session:
+                await self._require_manager(session, org_id, actor)
                 row = await self._row(session, org_id, key_id)
                 changes: dict[str, object] = {}
                 warnings: tuple[str, ...] = ()
-                if clean is not None and clean != row.name:
-                    row.name = changes["name"] = clean
-                if scope is not None:
-                    apps, methods = await resolve_scope(session, self._catalog, org_id, scope)
-                    if (apps, methods) != (list(row.apps), list(row.methods)):
-                        row.apps, row.methods = apps, methods
-                        changes.update(apps=apps, methods=methods)
+                await self._rename_rescope(session, row, org_id, clean, scope, changes)
                 if options.algorithms is not None:
                     key = digital_sign.load_public_der(row.public_der)
                     algs = digital_sign.check_algorithms(
@@ -384,61 +320,9 @@ class SigningKeys(PartnerDirectory):
                 if hashed is not None or (clear_password and row.password_hash is not None):
                     row.password_hash = hashed
                     changes["xml_auth"] = "set" if hashed else "removed"
-                if changes:
-                    row.updated_at = self._clock.now()
-                    self._audit.add(
-                        session,
-                        "signing_key.updated",
-                        actor_id=actor,
-                        origin=origin,
-                        org_id=org_id,
-                        target_type="signing_key",
-                        target_id=key_id,
-                        data=changes,
-                    )
-                view = _view(row, self._used.get(key_id), warnings)
+                self._updated(session, row, actor, origin, org_id, changes)
+                view = self._view(row, warnings)
         except IntegrityError:
             raise Conflict("this login or terminalId is already registered") from None
         self.invalidate()
         return view
-
-    async def set_status(
-        self, actor: str, org_id: str, key_id: str, status: str, origin: Origin
-    ) -> SigningKeyView:
-        assert status in ("active", "disabled")
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, MANAGE)
-            row = await self._row(session, org_id, key_id)
-            if row.status != status:
-                row.status = status
-                row.updated_at = self._clock.now()
-                kind = "signing_key.enabled" if status == "active" else "signing_key.disabled"
-                self._audit.add(
-                    session,
-                    kind,
-                    actor_id=actor,
-                    origin=origin,
-                    org_id=org_id,
-                    target_type="signing_key",
-                    target_id=key_id,
-                )
-            view = _view(row, self._used.get(key_id))
-        self.invalidate()
-        return view
-
-    async def delete(self, actor: str, org_id: str, key_id: str, origin: Origin) -> None:
-        async with self._db.session() as session:
-            await self._orgs.require(session, org_id, actor, MANAGE)
-            row = await self._row(session, org_id, key_id)
-            await session.delete(row)
-            self._audit.add(
-                session,
-                "signing_key.deleted",
-                actor_id=actor,
-                origin=origin,
-                org_id=org_id,
-                target_type="signing_key",
-                target_id=key_id,
-                data={"name": row.name},
-            )
-        self.invalidate()

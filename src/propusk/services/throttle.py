@@ -16,15 +16,23 @@ def _key(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
-class LoginThrottle:
+class _Window:
+    """Counters in the shared cache over a fixed window of ``window`` seconds, with a limit
+    per source address beside the limit per account or mailbox."""
+
+    def __init__(self, cache: Cache, per_ip: int, window: int) -> None:
+        self._cache = cache
+        self._per_ip = per_ip
+        self._window = window
+
+
+class LoginThrottle(_Window):
     """Counts failures in a fixed window; at the limit every attempt is refused until the
     window ends — even with the right password, so guessing cannot go on in parallel."""
 
     def __init__(self, cache: Cache, *, per_account: int, per_ip: int, window: int) -> None:
-        self._cache = cache
+        super().__init__(cache, per_ip, window)
         self._per_account = per_account
-        self._per_ip = per_ip
-        self._window = window
 
     async def check(self, account: str, ip: str | None) -> None:
         count, left = await self._cache.peek(_key("login-account", account.lower()))
@@ -44,17 +52,15 @@ class LoginThrottle:
         await self._cache.delete(_key("login-account", account.lower()))
 
 
-class MailThrottle:
+class MailThrottle(_Window):
     """Caps the mails a caller can make Propusk send (confirmation again, password reset),
     per address and per source address, so nobody can flood someone's inbox through us.
     Over the cap the request still answers as usual but sends nothing: the answer must not
     tell anything about the account either way."""
 
     def __init__(self, cache: Cache, *, per_address: int, per_ip: int, window: int) -> None:
-        self._cache = cache
+        super().__init__(cache, per_ip, window)
         self._per_address = per_address
-        self._per_ip = per_ip
-        self._window = window
 
     async def allow(self, address: str, ip: str | None) -> bool:
         # The source address first: a flood from one address stops here without making a
