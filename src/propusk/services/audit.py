@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import Unpack
 
 from propusk.services.clock import Clock
+from propusk.services.views import view_of
 from propusk.storage.db import Database
 from propusk.storage.models import AuditEvent
 
-__all__ = ["Actor", "Audit", "EventFields", "Origin", "filtered"]
+__all__ = ["Actor", "Audit", "AuditRecord", "EventFields", "Origin", "filtered"]
 
 _T = TypeVar("_T")
 
@@ -129,11 +130,28 @@ class Audit:
         actor_id: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
-    ) -> list[AuditEvent]:
+    ) -> list[AuditRecord]:
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         query = filtered(query, kind=kind, actor_id=actor_id, since=since)
         async with self._db.read() as session:
-            return list(await session.scalars(query))
+            return [view_of(AuditRecord, row) for row in await session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One recorded event, as the web and the CLI show it (never the row itself)."""
+
+    id: int
+    at: datetime
+    kind: str
+    outcome: str
+    actor_type: str
+    actor_id: str | None
+    org_id: str | None
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    data: dict[str, Any]
 
 
 def filtered(

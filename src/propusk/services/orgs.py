@@ -35,7 +35,7 @@ from propusk.config import Settings
 from propusk.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from propusk.core.identifiers import check_name, normalize_email
 from propusk.core.principals import Principal
-from propusk.services.audit import Actor, Audit, Origin, filtered
+from propusk.services.audit import Actor, Audit, AuditRecord, Origin, filtered
 from propusk.services.base import load_owned
 from propusk.services.clock import Clock
 from propusk.services.views import view_of
@@ -369,7 +369,7 @@ class Orgs:
         until: datetime | None = None,
         before_id: int | None = None,
         limit: int = 50,
-    ) -> list[AuditEvent]:
+    ) -> list[AuditRecord]:
         """A page of the org's events, newest first; ``before_id`` is the paging cursor."""
         query = filtered(
             select(AuditEvent).where(AuditEvent.org_id == org_id),
@@ -382,4 +382,4 @@ class Orgs:
         async with self._db.read() as session:
             await self.require(session, org_id, account_id, "read_audit")
             rows = await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit))
-            return list(rows)
+            return [view_of(AuditRecord, row) for row in rows]

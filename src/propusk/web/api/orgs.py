@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, Field
 
+from propusk.services.audit import AuditRecord
 from propusk.services.orgs import AppView, MemberView, OrgView
-from propusk.storage.models import AuditEvent
 from propusk.web.api.models import AccountId, AppId, OrgId, Request, Str
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
@@ -45,7 +45,7 @@ def _app(a: AppView) -> dict[str, Any]:
     }
 
 
-def _event(e: AuditEvent) -> dict[str, Any]:
+def _event(e: AuditRecord) -> dict[str, Any]:
     return {
         "id": e.id,
         "at": e.at.isoformat(),
