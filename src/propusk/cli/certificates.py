@@ -14,8 +14,8 @@ import click
 
 from .account import server_option
 from .context import CliContext, console, fail, pass_cli, run_with_services
+from .remote import account_client, call, org_path
 from .server import _check_keyring_opens, _cli_origin, _require_schema
-from .service_keys import _account, _call
 
 if TYPE_CHECKING:
     from propusk.services.ca import CaView
@@ -186,11 +186,6 @@ def cert() -> None:
     """Client certificates: request, approve or reject, fetch, list, revoke."""
 
 
-def _org_path(org: str, *parts: str) -> str:
-    # Quoted as one segment each: an id with '/' or '..' must not reach another route.
-    return "/".join([f"/v1/orgs/{quote(org, safe='')}", *(quote(p, safe="") for p in parts)])
-
-
 @cert.command("request")
 @server_option
 @click.option("--org", required=True, help="The organization's ID.")
@@ -210,8 +205,8 @@ def cert_request(
         body["allApps"] = True
     else:
         body["appIds"] = list(apps)
-    with _account(server.rstrip("/")) as http:
-        answer = _call(http, "POST", _org_path(org, "certificate-requests"), body)
+    with account_client(server.rstrip("/")) as http:
+        answer = call(http, "POST", org_path(org, "certificate-requests"), body)
     click.echo(answer["id"])
 
 
@@ -228,8 +223,8 @@ def cert_approve(server: str, request_id: str, subject: str | None, days: int | 
         body["subject"] = subject
     if days:
         body["days"] = days
-    with _account(server.rstrip("/")) as http:
-        answer = _call(http, "POST", f"/v1/ca/requests/{quote(request_id, safe='')}/approve", body)
+    with account_client(server.rstrip("/")) as http:
+        answer = call(http, "POST", f"/v1/ca/requests/{quote(request_id, safe='')}/approve", body)
     click.echo(answer["serial"])
 
 
@@ -239,8 +234,8 @@ def cert_approve(server: str, request_id: str, subject: str | None, days: int | 
 @click.option("--reason", required=True)
 def cert_reject(server: str, request_id: str, reason: str) -> None:
     """Reject a request with a reason the requester sees."""
-    with _account(server.rstrip("/")) as http:
-        _call(
+    with account_client(server.rstrip("/")) as http:
+        call(
             http, "POST", f"/v1/ca/requests/{quote(request_id, safe='')}/reject", {"reason": reason}
         )
     click.echo("rejected", err=True)
@@ -259,8 +254,8 @@ def cert_fetch(
     server: str, org: str, serial: str, out: Path, ca_out: Path | None, bundle: bool
 ) -> None:
     """Download an issued certificate (and the CA chain)."""
-    with _account(server.rstrip("/")) as http:
-        answer = _call(http, "GET", _org_path(org, "certificates", serial))
+    with account_client(server.rstrip("/")) as http:
+        answer = call(http, "GET", org_path(org, "certificates", serial))
     out.write_text(answer["certificatePem"] + (answer["chainPem"] if bundle else ""))
     if ca_out is not None:
         ca_out.write_text(answer["chainPem"])
@@ -275,8 +270,8 @@ def cert_fetch(
 def cert_list(server: str, org: str, status: str | None, as_json: bool) -> None:
     """List an organization's certificates, newest first."""
     query = f"?status={status}" if status else ""
-    with _account(server.rstrip("/")) as http:
-        items = _call(http, "GET", _org_path(org, "certificates") + query)["items"]
+    with account_client(server.rstrip("/")) as http:
+        items = call(http, "GET", org_path(org, "certificates") + query)["items"]
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -291,6 +286,6 @@ def cert_list(server: str, org: str, status: str | None, as_json: bool) -> None:
 @click.option("--reason", type=click.Choice(REASONS), default="unspecified", show_default=True)
 def cert_revoke(server: str, org: str, serial: str, reason: str) -> None:
     """Revoke a certificate for good (RFC 5280 reason)."""
-    with _account(server.rstrip("/")) as http:
-        _call(http, "POST", _org_path(org, "certificates", serial, "revoke"), {"reason": reason})
+    with account_client(server.rstrip("/")) as http:
+        call(http, "POST", org_path(org, "certificates", serial, "revoke"), {"reason": reason})
     click.echo(f"{serial} revoked ({reason})", err=True)

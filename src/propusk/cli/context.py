@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from propusk.config import Settings
     from propusk.wiring import Services
 
-__all__ = ["CliContext", "console", "fail", "pass_cli", "run_with_services"]
+__all__ = ["CliContext", "console", "fail", "file_option", "pass_cli", "run_with_services"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 # Output is read by people and by scripts: no wrapping at the terminal width (rich would
 # break paths, kids and URLs across lines), and no markup or emoji codes taken from data
 # (an e-mail address or a server's answer could contain ``[...]`` or ``:name:``).
@@ -52,6 +53,18 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
+
+
+def file_option(
+    *names: str, help: str, exists: bool = False, path_type: type[Any] | None = None
+) -> Callable[[F], F]:
+    """An optional file (not a directory) given by its path; None when not given."""
+    return click.option(
+        *names,
+        type=click.Path(exists=exists, dir_okay=False, path_type=path_type),
+        default=None,
+        help=help,
+    )
 
 
 def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:

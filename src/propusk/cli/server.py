@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import CliContext, console, fail, pass_cli, run, run_with_services
+from .context import CliContext, console, fail, file_option, pass_cli, run, run_with_services
 
 if TYPE_CHECKING:
     import ssl
@@ -215,18 +215,12 @@ def _tls_context_factory(settings: Settings) -> Callable[..., ssl.SSLContext] | 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: settings.host).")
 @click.option("--port", type=int, default=None, help="Port (default: settings.port).")
-@click.option(
+@file_option(
     "--tls-cert",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
+    path_type=Path,
     help="Serve HTTPS with this certificate (PEM; chain after the leaf).",
 )
-@click.option(
-    "--tls-key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The private key of --tls-cert (PEM).",
-)
+@file_option("--tls-key", path_type=Path, help="The private key of --tls-cert (PEM).")
 @click.option(
     "--tls-client-ca",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import httpx
 
-__all__ = ["AuthError", "PasswordAuth", "RefreshTokenAuth", "Tokens"]
+__all__ = ["AuthError", "PasswordAuth", "RefreshTokenAuth", "TokenFlowOptions", "Tokens"]
 
 
 class AuthError(Exception):
@@ -53,14 +54,23 @@ def _error(response: httpx.Response) -> AuthError:
     )
 
 
+class TokenFlowOptions(TypedDict, total=False):
+    """The keyword options of :class:`PasswordAuth` and :class:`RefreshTokenAuth`."""
+
+    refresh_margin: float  # refresh this many seconds before expiry (default 30)
+    on_tokens: Callable[[Tokens], None] | None  # called with every new pair, e.g. to save it
+    clock: Callable[[], float]  # seconds since the epoch (default time.time)
+
+
 class _TokenFlow(httpx.Auth):
     requires_response_body = True
 
     def __init__(
         self,
         server: str,
+        tokens: Tokens | None,
+        /,
         *,
-        tokens: Tokens | None = None,
         refresh_margin: float = 30.0,
         on_tokens: Callable[[Tokens], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -147,16 +157,9 @@ class PasswordAuth(_TokenFlow):
     """Logs in with e-mail and password on first use, then keeps the tokens fresh."""
 
     def __init__(
-        self,
-        server: str,
-        username: str,
-        password: str,
-        *,
-        refresh_margin: float = 30.0,
-        on_tokens: Callable[[Tokens], None] | None = None,
-        clock: Callable[[], float] = time.time,
+        self, server: str, username: str, password: str, **options: Unpack[TokenFlowOptions]
     ) -> None:
-        super().__init__(server, refresh_margin=refresh_margin, on_tokens=on_tokens, clock=clock)
+        super().__init__(server, None, **options)
         self._username = username
         self._password = password
 
@@ -169,15 +172,5 @@ class PasswordAuth(_TokenFlow):
 class RefreshTokenAuth(_TokenFlow):
     """Starts from stored tokens (as ``propusk login`` saves them); refreshes as needed."""
 
-    def __init__(
-        self,
-        server: str,
-        tokens: Tokens,
-        *,
-        refresh_margin: float = 30.0,
-        on_tokens: Callable[[Tokens], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            server, tokens=tokens, refresh_margin=refresh_margin, on_tokens=on_tokens, clock=clock
-        )
+    def __init__(self, server: str, tokens: Tokens, **options: Unpack[TokenFlowOptions]) -> None:
+        super().__init__(server, tokens, **options)

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa,
 from cryptography.utils import CryptographyDeprecationWarning
 
 from propusk.core.errors import InvalidRequest
+from propusk.core.key_types import PrivateKey
+from propusk.core.key_types import PublicKey as PartnerPublicKey
 from propusk.core.rsa_keys import MAX_PEM_BYTES, MAX_RSA_BITS, MIN_RSA_BITS
 
 __all__ = [
@@ -39,8 +41,6 @@ __all__ = [
     "verify",
 ]
 
-PartnerPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 Family = Literal["rsa", "rsa-pss", "ecdsa", "ed25519"]
 
 

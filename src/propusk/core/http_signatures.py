@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from http_sf.innerlist import ser_innerlist
 
 from propusk.core.content_digest import verify_content_digest
+from propusk.core.key_types import PrivateKey, PublicKey
+from propusk.core.records import fast_init
 from propusk.core.signature_input import (
     HttpSignatureError,
     SignaturePolicy,
@@ -62,8 +64,6 @@ __all__ = [
     "verify_signature",
 ]
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 ALGORITHMS: tuple[str, ...] = ("rsa-pss-sha512", "rsa-v1_5-sha256", "ecdsa-p256-sha256", "ed25519")
 # A signing key's algorithm names (core/digital_sign.py) and the RFC 9421 algorithm each one
 # allows: a key accepts an RFC 9421 signature only with a name enabled for it.
@@ -128,6 +128,7 @@ class HttpMessage:
         raise HttpSignatureError(detail=f"unsupported derived component {name}")
 
 
+@fast_init  # one per request
 @dataclass(frozen=True)
 class VerifiedSignature:
     label: str
@@ -138,29 +139,6 @@ class VerifiedSignature:
     expires: int | None
     nonce: str | None
     digest: str | None  # the Content-Digest algorithm checked against the body, if covered
-
-    def __init__(
-        self,
-        label: str,
-        keyid: str | None,
-        alg: str,
-        components: tuple[str, ...],
-        created: int,
-        expires: int | None,
-        nonce: str | None,
-        digest: str | None,
-    ) -> None:
-        # One per request: see UnverifiedSignature.__init__ (still frozen afterwards).
-        self.__dict__.update(
-            label=label,
-            keyid=keyid,
-            alg=alg,
-            components=components,
-            created=created,
-            expires=expires,
-            nonce=nonce,
-            digest=digest,
-        )
 
 
 def _field_value(message: HttpMessage, name: str) -> str:

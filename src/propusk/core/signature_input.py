@@ -20,6 +20,7 @@ import http_sf
 from http_sf.innerlist import ser_innerlist
 
 from propusk.core.errors import InvalidSignature
+from propusk.core.records import fast_init
 
 __all__ = [
     "DERIVED_COMPONENTS",
@@ -66,6 +67,7 @@ class SignaturePolicy:
     label: str | None = None
 
 
+@fast_init  # one per request
 @dataclass(frozen=True)
 class UnverifiedSignature:
     """One signature as read from the fields; nothing in it is trusted yet."""
@@ -75,24 +77,6 @@ class UnverifiedSignature:
     params: Mapping[str, int | str]
     signature_params: str  # the serialized inner list: the "@signature-params" value
     signature: bytes = field(repr=False)
-
-    def __init__(
-        self,
-        label: str,
-        components: tuple[str, ...],
-        params: Mapping[str, int | str],
-        signature_params: str,
-        signature: bytes,
-    ) -> None:
-        # One per request: filling __dict__ at once costs half of a frozen dataclass's
-        # per-field object.__setattr__ (assignment afterwards is still refused).
-        self.__dict__.update(
-            label=label,
-            components=components,
-            params=params,
-            signature_params=signature_params,
-            signature=signature,
-        )
 
     @property
     def keyid(self) -> str | None:

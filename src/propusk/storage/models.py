@@ -56,6 +56,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # Every time is an aware UTC datetime, on SQLite too: ``Mapped[datetime]`` alone is one.
+    type_annotation_map = {datetime: UTCDateTime()}
 
 
 class Account(Base):
@@ -70,9 +72,9 @@ class Account(Base):
     source: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
-    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    email_confirmed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class AccountRole(Base):
@@ -93,7 +95,7 @@ class Address(Base):
     address: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(16), default="node")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
 
 
 class EmailToken(Base):
@@ -107,9 +109,9 @@ class EmailToken(Base):
     )
     purpose: Mapped[str] = mapped_column(String(16))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class RefreshToken(Base):
@@ -124,10 +126,10 @@ class RefreshToken(Base):
     family_id: Mapped[str] = mapped_column(String(36), index=True)
     parent_id: Mapped[str | None] = mapped_column(String(36))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
     # RFC 8705: x5t#S256 of the client certificate the family was issued to over mutual
     # TLS; a refresh must then present the same certificate.
     cert_thumbprint: Mapped[str | None] = mapped_column(String(64))
@@ -143,9 +145,9 @@ class ServerKey(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     public_der: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed_private: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    verify_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+    verify_until: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -155,7 +157,7 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(8), default="ok")
     actor_type: Mapped[str] = mapped_column(String(16))
@@ -176,7 +178,7 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
     # Set by a server admin: the org's owners may approve its own certificate requests.
     cert_self_service: Mapped[bool] = mapped_column(default=False, server_default=false())
 
@@ -191,7 +193,7 @@ class Membership(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
 
 
 class App(Base):
@@ -205,63 +207,60 @@ class App(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
-class ServiceKey(Base):
+class _OrgCredential:
+    """The columns every kind of credential has besides its own (they follow its own in
+    the table): when it was created, changed and last used, the organization it belongs
+    to, its name, its scope (apps and methods) and its status."""
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class ServiceKey(_OrgCredential, Base):
     """An organization's service key (RuStore model): an RSA public key scoped to apps and
     methods. The private half is shown once at creation and never stored."""
 
     __tablename__ = "service_keys"
 
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    name: Mapped[str] = mapped_column(String(255))
     public_der: Mapped[bytes] = mapped_column(LargeBinary)
     generated: Mapped[bool] = mapped_column(default=True)
-    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
-    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="active")
     # Bumped by every rotation, disable and enable: tokens carry the generation they were
     # issued under, and any other generation is refused.
     generation: Mapped[int] = mapped_column(Integer, default=1)
     previous_public_der: Mapped[bytes | None] = mapped_column(LargeBinary)
-    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    previous_valid_until: Mapped[datetime | None]
+    rotated_at: Mapped[datetime | None]
 
 
-class ApiKey(Base):
+class ApiKey(_OrgCredential, Base):
     """A managed API key ``propusk_<key_id>_<secret>``: only a keyed hash (HMAC-SHA256 with
     a pepper from the keyring) of the secret is stored, with its last four characters."""
 
     __tablename__ = "api_keys"
 
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    name: Mapped[str] = mapped_column(String(255))
     digest: Mapped[str] = mapped_column(String(64))
     last4: Mapped[str] = mapped_column(String(4))
     previous_digest: Mapped[str | None] = mapped_column(String(64))
-    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
-    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    previous_valid_until: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
-class SigningKey(Base):
+class SigningKey(_OrgCredential, Base):
     """A partner's public key for signed requests (spec section 3). ``login`` and
     ``terminal_id`` identify the partner without naming an organization in the request, so
     they are unique across the server. Only an argon2id hash of the XML password is kept."""
@@ -269,24 +268,14 @@ class SigningKey(Base):
     __tablename__ = "signing_keys"
 
     key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    name: Mapped[str] = mapped_column(String(255))
     public_der: Mapped[bytes] = mapped_column(LargeBinary)
     key_type: Mapped[str] = mapped_column(String(16))
     login: Mapped[str | None] = mapped_column(String(128), unique=True)
     terminal_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     algorithms: Mapped[list[str]] = mapped_column(JSON, default=list)
-    apps: Mapped[list[str]] = mapped_column(JSON, default=list)
-    methods: Mapped[list[str]] = mapped_column(JSON, default=list)
     allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     replay_window: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaCertificate(Base):
@@ -304,15 +293,15 @@ class CaCertificate(Base):
     chain_pem: Mapped[str] = mapped_column(Text, default="")
     key_type: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
     # Bumped in the unit of work of every revocation; a CRL built for an older value is stale.
     revocations: Mapped[int] = mapped_column(Integer, default=0)
     crl_number: Mapped[int] = mapped_column(BigInteger, default=0)
     crl_revocations: Mapped[int] = mapped_column(Integer, default=-1)
     crl_der: Mapped[bytes | None] = mapped_column(LargeBinary)
-    crl_this_update: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    crl_next_update: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    crl_this_update: Mapped[datetime | None]
+    crl_next_update: Mapped[datetime | None]
 
 
 class CertificateRequest(Base):
@@ -332,9 +321,9 @@ class CertificateRequest(Base):
     methods: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     requested_by: Mapped[str | None] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(36))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(String(255))
     certificate_serial: Mapped[str | None] = mapped_column(String(40))
 
@@ -357,12 +346,12 @@ class Certificate(Base):
     subject: Mapped[str] = mapped_column(String(2048))
     apps: Mapped[list[str]] = mapped_column(JSON, default=list)
     methods: Mapped[list[str]] = mapped_column(JSON, default=list)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
-    not_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     thumbprint: Mapped[str] = mapped_column(String(64), unique=True)
     pem: Mapped[str] = mapped_column(Text)
     issued_by: Mapped[str | None] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime]

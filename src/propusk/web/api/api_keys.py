@@ -6,118 +6,72 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Response
+from fastapi import APIRouter, Body, Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 
 from propusk.core.errors import Unauthenticated
 from propusk.services.api_keys import ApiKeyView, NewApiKey
-from propusk.services.scopes import KeyScope, patched_scope
-from propusk.web.api.models import ID_TEXT, Ids, OrgId, Request, Str
-from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
+from propusk.web.api.models import (
+    NO_STORE,
+    CredentialCreate,
+    CredentialUpdate,
+    Request,
+    Str,
+    wire,
+)
+from propusk.web.api.org_items import ItemCall, OrgChange, OrgItems, scope_of_patch
+from propusk.web.deps import OriginDep, ServicesDep
 
 router = APIRouter(tags=["API keys"])
 
 BASE = "/v1/orgs/{org_id}/api-keys"
-ApiKeyId = Annotated[str, Path(max_length=32, pattern=ID_TEXT)]
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _key(v: ApiKeyView) -> dict[str, Any]:
-    return {
-        "keyId": v.key_id,
-        "name": v.name,
-        "prefix": v.prefix,
-        "last4": v.last4,
-        "apps": list(v.apps),
-        "methods": list(v.methods),
-        "status": v.status,
-        "expiresAt": v.expires_at.isoformat() if v.expires_at else None,
-        "createdAt": v.created_at.isoformat(),
-        "updatedAt": v.updated_at.isoformat(),
-        "lastUsedAt": v.last_used_at.isoformat() if v.last_used_at else None,
-    }
+    return wire(
+        v, "key_id", "name", "prefix", "last4", "apps", "methods", "status", "expires_at",
+        "created_at", "updated_at", "last_used_at",
+    )  # fmt: skip
+
+
+keys = OrgItems(router, BASE, id_name="key_id", id_max_length=32, answer=_key)
+KeyChange = Annotated[ItemCall, Depends(keys.change)]
 
 
 def _with_secret(new: NewApiKey, status: int) -> JSONResponse:
     return JSONResponse({**_key(new.view), "key": new.key}, status_code=status, headers=NO_STORE)
 
 
-class CreateApiKey(Request):
-    name: Annotated[Str, Field(max_length=255)]
-    appIds: Ids | None = None
-    allApps: bool = False
-    methods: Ids
+class CreateApiKey(CredentialCreate):
     expiresAt: AwareDatetime | None = None
 
 
 @router.post(BASE, status_code=201)
-async def create_key(
-    org_id: OrgId,
-    body: CreateApiKey,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> JSONResponse:
+async def create_key(org: OrgChange, body: CreateApiKey) -> JSONResponse:
     """Create a key; the answer's ``key`` is the only time the whole key is shown."""
-    new = await services.api_keys.create(
-        principal.subject,
-        org_id,
-        body.name,
-        KeyScope(body.appIds, body.allApps, body.methods),
-        origin,
-        expires_at=body.expiresAt,
+    new = await org.services.api_keys.create(
+        org.actor, org.org_id, body.name, body.scope, org.origin, expires_at=body.expiresAt
     )
     return _with_secret(new, 201)
 
 
-@router.get(BASE)
-async def list_keys(
-    org_id: OrgId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return {
-        "items": [_key(k) for k in await services.api_keys.list_keys(principal.subject, org_id)]
-    }
+keys.list("list_keys", lambda s: s.api_keys.list_keys)
+keys.get("get_key", lambda s: s.api_keys.get)
 
 
-@router.get(BASE + "/{key_id}")
-async def get_key(
-    org_id: OrgId, key_id: ApiKeyId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return _key(await services.api_keys.get(principal.subject, org_id, key_id))
-
-
-class UpdateApiKey(Request):
-    name: Annotated[Str | None, Field(max_length=255)] = None
-    appIds: Ids | None = None
-    allApps: bool | None = None
-    methods: Ids | None = None
+class UpdateApiKey(CredentialUpdate):
     expiresAt: AwareDatetime | None = None
     noExpiry: bool = False
 
 
 @router.patch(BASE + "/{key_id}")
-async def update_key(
-    org_id: OrgId,
-    key_id: ApiKeyId,
-    body: UpdateApiKey,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    scope = None
-    if body.appIds is not None or body.allApps or body.methods is not None:
-        current = await services.api_keys.get(principal.subject, org_id, key_id)
-        scope = patched_scope(
-            body.appIds, body.allApps, body.methods, current.apps, current.methods
-        )
-    view = await services.api_keys.update(
-        principal.subject,
-        org_id,
-        key_id,
-        origin,
+async def update_key(key: KeyChange, body: UpdateApiKey) -> dict[str, Any]:
+    service = key.services.api_keys
+    view = await service.update(
+        *key.target,
         name=body.name,
-        scope=scope,
+        scope=await scope_of_patch(body, service.get, key),
         expires_at=body.expiresAt,
         clear_expiry=body.noExpiry,
     )
@@ -129,43 +83,15 @@ class Reroll(Request):
 
 
 @router.post(BASE + "/{key_id}/reroll")
-async def reroll_key(
-    org_id: OrgId,
-    key_id: ApiKeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-    body: Annotated[Reroll | None, Body()] = None,
-) -> JSONResponse:
+async def reroll_key(key: KeyChange, body: Annotated[Reroll | None, Body()] = None) -> JSONResponse:
     """A new secret under the same key id, shown once; the old one works for graceSeconds."""
     body = body or Reroll()
-    new = await services.api_keys.reroll(
-        principal.subject, org_id, key_id, origin, grace_seconds=body.graceSeconds
-    )
+    new = await key.services.api_keys.reroll(*key.target, grace_seconds=body.graceSeconds)
     return _with_secret(new, 200)
 
 
-@router.post(BASE + "/{key_id}/revoke")
-async def revoke_key(
-    org_id: OrgId,
-    key_id: ApiKeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    return _key(await services.api_keys.revoke(principal.subject, org_id, key_id, origin))
-
-
-@router.delete(BASE + "/{key_id}", status_code=204)
-async def delete_key(
-    org_id: OrgId,
-    key_id: ApiKeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.api_keys.delete(principal.subject, org_id, key_id, origin)
-    return Response(status_code=204)
+keys.action("revoke", "revoke_key", lambda s: s.api_keys.revoke)
+keys.delete("delete_key", lambda s: s.api_keys.delete)
 
 
 LeakReport = Annotated[

@@ -27,7 +27,7 @@ from propusk.core.csr import (
 from propusk.core.errors import InvalidRequest, NotFound
 from propusk.services.certificates import CertificateView, RequestView
 from propusk.services.scopes import KeyScope
-from propusk.web.api.models import ID_TEXT, Ids, OrgId, Request, Str
+from propusk.web.api.models import ID_TEXT, Ids, OrgId, Request, Str, wire
 from propusk.web.deps import AdminPrincipal, BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(tags=["certificates"])
@@ -41,40 +41,18 @@ PKCS10 = "application/pkcs10"  # RFC 5967
 
 
 def _request(v: RequestView) -> dict[str, Any]:
-    return {
-        "id": v.id,
-        "orgId": v.org_id,
-        "subject": v.subject,
-        "keyType": v.key_type,
-        "apps": list(v.apps),
-        "methods": list(v.methods),
-        "status": v.status,
-        "requestedBy": v.requested_by,
-        "createdAt": v.created_at.isoformat(),
-        "decidedBy": v.decided_by,
-        "decidedAt": v.decided_at.isoformat() if v.decided_at else None,
-        "reason": v.reason,
-        "certificateSerial": v.certificate_serial,
-        "csrPem": v.csr_pem,
-    }
+    return wire(
+        v, "id", "org_id", "subject", "key_type", "apps", "methods", "status", "requested_by",
+        "created_at", "decided_by", "decided_at", "reason", "certificate_serial", "csr_pem",
+    )  # fmt: skip
 
 
 def _certificate(v: CertificateView, chain: str | None = None) -> dict[str, Any]:
-    body = {
-        "serial": v.serial,
-        "orgId": v.org_id,
-        "requestId": v.request_id,
-        "subject": v.subject,
-        "apps": list(v.apps),
-        "methods": list(v.methods),
-        "notBefore": v.not_before.isoformat(),
-        "notAfter": v.not_after.isoformat(),
-        "status": v.status,
-        "revokedAt": v.revoked_at.isoformat() if v.revoked_at else None,
-        "revocationReason": v.revocation_reason,
-        "thumbprint": v.thumbprint,
-        "certificatePem": v.pem,
-    }
+    body = wire(
+        v, "serial", "org_id", "request_id", "subject", "apps", "methods", "not_before",
+        "not_after", "status", "revoked_at", "revocation_reason", "thumbprint",
+    )  # fmt: skip
+    body["certificatePem"] = v.pem
     if chain is not None:
         body["chainPem"] = chain
     return body

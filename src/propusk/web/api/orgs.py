@@ -4,60 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, Field
 
 from propusk.services.audit import AuditRecord
 from propusk.services.orgs import AppView, MemberView, OrgView
-from propusk.web.api.models import AccountId, AppId, OrgId, Request, Str
+from propusk.web.api.models import Name, OrgId, Request, Str, wire
+from propusk.web.api.org_items import ItemCall, OrgChange, OrgItems
 from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
 
 router = APIRouter(prefix="/v1/orgs", tags=["organizations"])
 
-Name = Annotated[Str, Field(max_length=255)]
-
 
 def _org(o: OrgView) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "name": o.name,
-        "kind": o.kind,
-        "role": o.role,
-        "createdAt": o.created_at.isoformat(),
-    }
+    return wire(o, "id", "name", "kind", "role", "created_at")
 
 
 def _member(m: MemberView) -> dict[str, Any]:
-    return {
-        "accountId": m.account_id,
-        "email": m.email,
-        "role": m.role,
-        "createdAt": m.created_at.isoformat(),
-    }
+    return wire(m, "account_id", "email", "role", "created_at")
 
 
 def _app(a: AppView) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "name": a.name,
-        "createdAt": a.created_at.isoformat(),
-        "updatedAt": a.updated_at.isoformat(),
-    }
+    return wire(a, "id", "name", "created_at", "updated_at")
 
 
 def _event(e: AuditRecord) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "at": e.at.isoformat(),
-        "kind": e.kind,
-        "outcome": e.outcome,
-        "actorType": e.actor_type,
-        "actorId": e.actor_id,
-        "targetType": e.target_type,
-        "targetId": e.target_id,
-        "ip": e.ip,
-        "data": e.data,
-    }
+    return wire(
+        e, "id", "at", "kind", "outcome", "actor_type", "actor_id", "target_type",
+        "target_id", "ip", "data",
+    )  # fmt: skip
+
+
+members = OrgItems(
+    router, "/{org_id}/members", id_name="account_id", id_max_length=36, answer=_member
+)
+MemberChange = Annotated[ItemCall, Depends(members.change)]
+apps = OrgItems(router, "/{org_id}/apps", id_name="app_id", id_max_length=36, answer=_app)
+AppChange = Annotated[ItemCall, Depends(apps.change)]
 
 
 class OrgRequest(Request):
@@ -94,51 +77,22 @@ class RoleRequest(Request):
 
 
 @router.post("/{org_id}/members", status_code=201)
-async def add_member(
-    org_id: OrgId,
-    body: MemberRequest,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    member = await services.orgs.add_member(
-        principal.subject, org_id, body.email, body.role, origin
+async def add_member(org: OrgChange, body: MemberRequest) -> dict[str, Any]:
+    member = await org.services.orgs.add_member(
+        org.actor, org.org_id, body.email, body.role, org.origin
     )
     return _member(member)
 
 
-@router.get("/{org_id}/members")
-async def list_members(
-    org_id: OrgId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return {"items": [_member(m) for m in await services.orgs.members(principal.subject, org_id)]}
+members.list("list_members", lambda s: s.orgs.members)
 
 
 @router.patch("/{org_id}/members/{account_id}")
-async def change_member(
-    org_id: OrgId,
-    account_id: AccountId,
-    body: RoleRequest,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    member = await services.orgs.change_role(
-        principal.subject, org_id, account_id, body.role, origin
-    )
-    return _member(member)
+async def change_member(member: MemberChange, body: RoleRequest) -> dict[str, Any]:
+    return _member(await member.services.orgs.change_role(*member.target_with(body.role)))
 
 
-@router.delete("/{org_id}/members/{account_id}", status_code=204)
-async def remove_member(
-    org_id: OrgId,
-    account_id: AccountId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.orgs.remove_member(principal.subject, org_id, account_id, origin)
-    return Response(status_code=204)
+members.delete("remove_member", lambda s: s.orgs.remove_member)
 
 
 class AppRequest(Request):
@@ -146,53 +100,20 @@ class AppRequest(Request):
 
 
 @router.post("/{org_id}/apps", status_code=201)
-async def create_app(
-    org_id: OrgId,
-    body: AppRequest,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    return _app(await services.orgs.create_app(principal.subject, org_id, body.name, origin))
+async def create_app(org: OrgChange, body: AppRequest) -> dict[str, Any]:
+    return _app(await org.services.orgs.create_app(org.actor, org.org_id, body.name, org.origin))
 
 
-@router.get("/{org_id}/apps")
-async def list_apps(
-    org_id: OrgId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return {"items": [_app(a) for a in await services.orgs.apps(principal.subject, org_id)]}
-
-
-@router.get("/{org_id}/apps/{app_id}")
-async def get_app(
-    org_id: OrgId, app_id: AppId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return _app(await services.orgs.app(principal.subject, org_id, app_id))
+apps.list("list_apps", lambda s: s.orgs.apps)
+apps.get("get_app", lambda s: s.orgs.app)
 
 
 @router.patch("/{org_id}/apps/{app_id}")
-async def rename_app(
-    org_id: OrgId,
-    app_id: AppId,
-    body: AppRequest,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    app = await services.orgs.rename_app(principal.subject, org_id, app_id, body.name, origin)
-    return _app(app)
+async def rename_app(app: AppChange, body: AppRequest) -> dict[str, Any]:
+    return _app(await app.services.orgs.rename_app(*app.target_with(body.name)))
 
 
-@router.delete("/{org_id}/apps/{app_id}", status_code=204)
-async def delete_app(
-    org_id: OrgId,
-    app_id: AppId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.orgs.delete_app(principal.subject, org_id, app_id, origin)
-    return Response(status_code=204)
+apps.delete("delete_app", lambda s: s.orgs.delete_app)
 
 
 @router.get("/{org_id}/audit")

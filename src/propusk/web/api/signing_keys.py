@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import Field, StrictBool, StrictInt
 
 from propusk.core.errors import NotFound
-from propusk.services.scopes import KeyScope, patched_scope
+from propusk.services.scopes import KeyScope
 from propusk.services.signing_keys import KeyOptions, SigningKeyView
-from propusk.web.api.models import Ids, KeyId, OrgId, Request, Str
-from propusk.web.deps import BearerPrincipal, OriginDep, ServicesDep
+from propusk.web.api.models import Ids, Name, Request, Str, wire
+from propusk.web.api.org_items import ItemCall, OrgChange, OrgItems, scope_of_patch
+from propusk.web.deps import ServicesDep
 
 router = APIRouter(prefix="/v1/orgs/{org_id}/signing-keys", tags=["signing keys"])
 public_router = APIRouter(prefix="/v1/signing", tags=["signing keys"])
@@ -20,7 +21,6 @@ public_router = APIRouter(prefix="/v1/signing", tags=["signing keys"])
 Algs = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=20)]
 Ips = Annotated[list[Annotated[Str, Field(max_length=64)]], Field(max_length=100)]
 Pem = Annotated[Str, Field(max_length=16384)]
-Name = Annotated[Str, Field(max_length=255)]
 Login = Annotated[Str, Field(max_length=128)]
 Terminal = Annotated[Str, Field(max_length=64)]
 Password = Annotated[Str, Field(max_length=1024)]
@@ -31,27 +31,26 @@ Flag = StrictBool
 
 
 def _key(v: SigningKeyView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "keyId": v.key_id,
-        "name": v.name,
-        "keyType": v.key_type,
-        "publicKeyPem": v.public_key_pem,
-        "login": v.login,
-        "terminalId": v.terminal_id,
-        "algorithms": list(v.algorithms),
-        "apps": list(v.apps),
-        "methods": list(v.methods),
-        "allowedIps": list(v.allowed_ips),
-        "hasPassword": v.has_password,
-        "replayWindow": v.replay_window,
-        "status": v.status,
-        "createdAt": v.created_at.isoformat(),
-        "updatedAt": v.updated_at.isoformat(),
-        "lastUsedAt": v.last_used_at.isoformat() if v.last_used_at else None,
-    }
+    body = wire(
+        v, "key_id", "name", "key_type", "public_key_pem", "login", "terminal_id",
+        "algorithms", "apps", "methods", "allowed_ips", "has_password", "replay_window",
+        "status", "created_at", "updated_at", "last_used_at",
+    )  # fmt: skip
     if v.warnings:
         body["warnings"] = list(v.warnings)
     return body
+
+
+def _options(body: CreateKey | UpdateKey) -> KeyOptions:
+    return KeyOptions(
+        algorithms=body.algorithms, allow_legacy=body.allowLegacyAlgorithms, login=body.login,
+        terminal_id=body.terminalId, allowed_ips=body.allowedIps, password=body.password,
+        replay_window=body.replayWindow,
+    )  # fmt: skip
+
+
+keys = OrgItems(router, "", id_name="key_id", id_max_length=64, answer=_key)
+KeyChange = Annotated[ItemCall, Depends(keys.change)]
 
 
 class CreateKey(Request):
@@ -71,48 +70,23 @@ class CreateKey(Request):
 
 
 @router.post("", status_code=201)
-async def create_key(
-    org_id: OrgId,
-    body: CreateKey,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
+async def create_key(org: OrgChange, body: CreateKey) -> dict[str, Any]:
     """Register a partner's public key (RSA >= 2048, ECDSA P-256/P-384 or Ed25519 PEM).
     Without ``algorithms`` the key gets the modern default for its type."""
-    view = await services.signing_keys.create(
-        principal.subject,
-        org_id,
+    view = await org.services.signing_keys.create(
+        org.actor,
+        org.org_id,
         body.name,
         body.publicKeyPem,
         KeyScope(body.appIds, body.allApps, body.methods),
-        origin,
-        KeyOptions(
-            algorithms=body.algorithms,
-            allow_legacy=body.allowLegacyAlgorithms,
-            login=body.login,
-            terminal_id=body.terminalId,
-            allowed_ips=body.allowedIps,
-            password=body.password,
-            replay_window=body.replayWindow,
-        ),
+        org.origin,
+        _options(body),
     )
     return _key(view)
 
 
-@router.get("")
-async def list_keys(
-    org_id: OrgId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    keys = await services.signing_keys.list(principal.subject, org_id)
-    return {"items": [_key(k) for k in keys]}
-
-
-@router.get("/{key_id}")
-async def get_key(
-    org_id: OrgId, key_id: KeyId, principal: BearerPrincipal, services: ServicesDep
-) -> dict[str, Any]:
-    return _key(await services.signing_keys.get(principal.subject, org_id, key_id))
+keys.list("list_keys", lambda s: s.signing_keys.list)
+keys.get("get_key", lambda s: s.signing_keys.get)
 
 
 class UpdateKey(Request):
@@ -131,79 +105,21 @@ class UpdateKey(Request):
 
 
 @router.patch("/{key_id}")
-async def update_key(
-    org_id: OrgId,
-    key_id: KeyId,
-    body: UpdateKey,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    scope = None
-    if body.appIds is not None or body.allApps or body.methods is not None:
-        current = await services.signing_keys.get(principal.subject, org_id, key_id)
-        scope = patched_scope(
-            body.appIds, body.allApps, body.methods, current.apps, current.methods
-        )
-    view = await services.signing_keys.update(
-        principal.subject,
-        org_id,
-        key_id,
-        origin,
+async def update_key(key: KeyChange, body: UpdateKey) -> dict[str, Any]:
+    service = key.services.signing_keys
+    scope = await scope_of_patch(body, service.get, key)
+    view = await service.update(
+        *key.target,
         name=body.name,
         scope=scope,
-        options=KeyOptions(
-            algorithms=body.algorithms,
-            allow_legacy=body.allowLegacyAlgorithms,
-            login=body.login,
-            terminal_id=body.terminalId,
-            allowed_ips=body.allowedIps,
-            password=body.password,
-            replay_window=body.replayWindow,
-        ),
+        options=_options(body),
         clear_password=body.removePassword,
     )
     return _key(view)
 
 
-@router.post("/{key_id}/disable")
-async def disable_key(
-    org_id: OrgId,
-    key_id: KeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    view = await services.signing_keys.set_status(
-        principal.subject, org_id, key_id, "disabled", origin
-    )
-    return _key(view)
-
-
-@router.post("/{key_id}/enable")
-async def enable_key(
-    org_id: OrgId,
-    key_id: KeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> dict[str, Any]:
-    view = await services.signing_keys.set_status(
-        principal.subject, org_id, key_id, "active", origin
-    )
-    return _key(view)
-
-
-@router.delete("/{key_id}", status_code=204)
-async def delete_key(
-    org_id: OrgId,
-    key_id: KeyId,
-    principal: BearerPrincipal,
-    services: ServicesDep,
-    origin: OriginDep,
-) -> Response:
-    await services.signing_keys.delete(principal.subject, org_id, key_id, origin)
-    return Response(status_code=204)
+keys.disable_and_enable(lambda s: s.signing_keys.set_status)
+keys.delete("delete_key", lambda s: s.signing_keys.delete)
 
 
 @public_router.get("/public-key")

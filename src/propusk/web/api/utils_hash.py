@@ -58,19 +58,15 @@ def _route(hash_function: Callable[[bytes], bytes]) -> Callable[[Request], Any]:
     return endpoint
 
 
-router.add_api_route(
-    "/utils/hash/secure",
-    _route(secure_hash),
-    methods=["POST"],
-    name="hash_secure",
-    summary="secureHash: Keccak-256(Blake2b-256(body)), Base58",
-    openapi_extra=_TEXT_BODY,
-)
-router.add_api_route(
-    "/utils/hash/fast",
-    _route(fast_hash),
-    methods=["POST"],
-    name="hash_fast",
-    summary="fastHash: Blake2b-256(body), Base58",
-    openapi_extra=_TEXT_BODY,
-)
+for name, hash_function, summary in (
+    ("secure", secure_hash, "secureHash: Keccak-256(Blake2b-256(body)), Base58"),
+    ("fast", fast_hash, "fastHash: Blake2b-256(body), Base58"),
+):
+    router.add_api_route(
+        f"/utils/hash/{name}",
+        _route(hash_function),
+        methods=["POST"],
+        name=f"hash_{name}",
+        summary=summary,
+        openapi_extra=_TEXT_BODY,
+    )

@@ -10,7 +10,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import propusk.storage.types
+from propusk.storage.migration_builders import (
+    IndexSpec,
+    Named,
+    create_indexes,
+    drop_indexes,
+    foreign_key,
+    id_column,
+    primary_key,
+    timestamps,
+    unique,
+    utc,
+)
 
 revision = "0001"
 down_revision = None
@@ -18,10 +29,19 @@ branch_labels = None
 depends_on = None
 
 
+AUDIT_INDEXES: list[IndexSpec] = [
+    "actor_id",
+    "at",
+    Named("ix_audit_events_kind_at", ("kind", "at")),
+    "org_id",
+]
+REFRESH_INDEXES: list[IndexSpec] = ["account_id", "family_id"]
+
+
 def upgrade() -> None:
     op.create_table(
         "accounts",
-        sa.Column("id", sa.String(length=36), nullable=False),
+        id_column(),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -30,17 +50,11 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("owner_id", sa.String(length=36), nullable=True),
-        sa.Column("email_confirmed_at", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["owner_id"],
-            ["accounts.id"],
-            name=op.f("fk_accounts_owner_id_accounts"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
-        sa.UniqueConstraint("email", name=op.f("uq_accounts_email")),
+        utc("email_confirmed_at", nullable=True),
+        *timestamps(),
+        foreign_key("accounts", "owner_id", "accounts", "SET NULL"),
+        primary_key("accounts", "id"),
+        unique("accounts", "email"),
     )
     op.create_table(
         "audit_events",
@@ -50,7 +64,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("at", propusk.storage.types.UTCDateTime(), nullable=False),
+        utc("at"),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=8), nullable=False),
         sa.Column("actor_type", sa.String(length=16), nullable=False),
@@ -60,13 +74,9 @@ def upgrade() -> None:
         sa.Column("target_id", sa.String(length=64), nullable=True),
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+        primary_key("audit_events", "id"),
     )
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_events_actor_id"), ["actor_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
-        batch_op.create_index("ix_audit_events_kind_at", ["kind", "at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_org_id"), ["org_id"], unique=False)
+    create_indexes("audit_events", AUDIT_INDEXES)
 
     op.create_table(
         "server_keys",
@@ -75,120 +85,78 @@ def upgrade() -> None:
         sa.Column("algorithm", sa.String(length=16), nullable=False),
         sa.Column("public_der", sa.LargeBinary(), nullable=True),
         sa.Column("sealed_private", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.Column("verify_until", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("kid", name=op.f("pk_server_keys")),
+        utc("created_at"),
+        utc("retired_at", nullable=True),
+        utc("verify_until", nullable=True),
+        primary_key("server_keys", "kid"),
     )
-    with op.batch_alter_table("server_keys", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_server_keys_purpose"), ["purpose"], unique=False)
+    create_indexes("server_keys", ["purpose"])
 
     op.create_table(
         "account_roles",
-        sa.Column("account_id", sa.String(length=36), nullable=False),
+        id_column("account_id"),
         sa.Column("role", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_account_roles_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("account_id", "role", name=op.f("pk_account_roles")),
+        foreign_key("account_roles", "account_id", "accounts", "CASCADE"),
+        primary_key("account_roles", "account_id", "role"),
     )
     op.create_table(
         "addresses",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("account_id", sa.String(length=36), nullable=False),
+        id_column(),
+        id_column("account_id"),
         sa.Column("address", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_addresses_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_addresses")),
-        sa.UniqueConstraint("account_id", "address", name=op.f("uq_addresses_account_id")),
+        utc("created_at"),
+        foreign_key("addresses", "account_id", "accounts", "CASCADE"),
+        primary_key("addresses", "id"),
+        unique("addresses", "account_id", "address"),
     )
     op.create_table(
         "email_tokens",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("account_id", sa.String(length=36), nullable=False),
+        id_column(),
+        id_column("account_id"),
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("used_at", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_email_tokens_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_tokens")),
-        sa.UniqueConstraint("digest", name=op.f("uq_email_tokens_digest")),
+        utc("created_at"),
+        utc("expires_at"),
+        utc("used_at", nullable=True),
+        foreign_key("email_tokens", "account_id", "accounts", "CASCADE"),
+        primary_key("email_tokens", "id"),
+        unique("email_tokens", "digest"),
     )
-    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_email_tokens_account_id"), ["account_id"], unique=False
-        )
+    create_indexes("email_tokens", ["account_id"])
 
     op.create_table(
         "refresh_tokens",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("account_id", sa.String(length=36), nullable=False),
-        sa.Column("family_id", sa.String(length=36), nullable=False),
+        id_column(),
+        id_column("account_id"),
+        id_column("family_id"),
         sa.Column("parent_id", sa.String(length=36), nullable=True),
         sa.Column("digest", sa.String(length=64), nullable=False),
-        sa.Column("issued_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("used_at", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_refresh_tokens_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
-        sa.UniqueConstraint("digest", name=op.f("uq_refresh_tokens_digest")),
+        utc("issued_at"),
+        utc("expires_at"),
+        utc("used_at", nullable=True),
+        utc("revoked_at", nullable=True),
+        foreign_key("refresh_tokens", "account_id", "accounts", "CASCADE"),
+        primary_key("refresh_tokens", "id"),
+        unique("refresh_tokens", "digest"),
     )
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_refresh_tokens_account_id"), ["account_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_refresh_tokens_family_id"), ["family_id"], unique=False
-        )
+    create_indexes("refresh_tokens", REFRESH_INDEXES)
 
     _create_append_only_triggers()
 
 
 def downgrade() -> None:
     _drop_append_only_triggers()
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_family_id"))
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_account_id"))
-
+    drop_indexes("refresh_tokens", reversed(REFRESH_INDEXES))
     op.drop_table("refresh_tokens")
-    with op.batch_alter_table("email_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_email_tokens_account_id"))
-
+    drop_indexes("email_tokens", ["account_id"])
     op.drop_table("email_tokens")
     op.drop_table("addresses")
     op.drop_table("account_roles")
-    with op.batch_alter_table("server_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_server_keys_purpose"))
-
+    drop_indexes("server_keys", ["purpose"])
     op.drop_table("server_keys")
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_events_org_id"))
-        batch_op.drop_index("ix_audit_events_kind_at")
-        batch_op.drop_index(batch_op.f("ix_audit_events_at"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_actor_id"))
-
+    drop_indexes("audit_events", reversed(AUDIT_INDEXES))
     op.drop_table("audit_events")
     op.drop_table("accounts")
 

@@ -10,12 +10,35 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import propusk.storage.types
+from propusk.storage.migration_builders import (
+    IndexSpec,
+    Named,
+    create_indexes,
+    create_org_table,
+    drop_indexes,
+    drop_org_table,
+    foreign_key,
+    id_column,
+    org_id,
+    primary_key,
+    scope,
+    unique,
+    utc,
+)
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+
+
+# The CA operators' queue: requests by status, oldest first.
+REQUEST_QUEUE_INDEX = Named("ix_certificate_requests_status_created_at", ("status", "created_at"))
+CERTIFICATE_INDEXES: list[IndexSpec] = [
+    "not_after",
+    Named("ix_certificates_org_id_status", ("org_id", "status")),
+    "revoked_at",
+]
 
 
 def upgrade() -> None:
@@ -26,87 +49,57 @@ def upgrade() -> None:
         sa.Column("chain_pem", sa.Text(), nullable=False),
         sa.Column("key_type", sa.String(length=16), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", propusk.storage.types.UTCDateTime(), nullable=True),
+        utc("created_at"),
+        utc("retired_at", nullable=True),
         sa.Column("revocations", sa.Integer(), nullable=False),
         sa.Column("crl_number", sa.BigInteger(), nullable=False),
         sa.Column("crl_revocations", sa.Integer(), nullable=False),
         sa.Column("crl_der", sa.LargeBinary(), nullable=True),
-        sa.Column("crl_this_update", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.Column("crl_next_update", propusk.storage.types.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["kid"],
-            ["server_keys.kid"],
-            name=op.f("fk_ca_certificates_kid_server_keys"),
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint("kid", name=op.f("pk_ca_certificates")),
+        utc("crl_this_update", nullable=True),
+        utc("crl_next_update", nullable=True),
+        foreign_key("ca_certificates", "kid", "server_keys", "RESTRICT", target_column="kid"),
+        primary_key("ca_certificates", "kid"),
     )
-    op.create_table(
+    create_org_table(
         "certificate_requests",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("org_id", sa.String(length=36), nullable=False),
+        id_column(),
         sa.Column("csr_pem", sa.Text(), nullable=False),
         sa.Column("subject", sa.String(length=2048), nullable=False),
         sa.Column("key_type", sa.String(length=16), nullable=False),
-        sa.Column("apps", sa.JSON(), nullable=False),
-        sa.Column("methods", sa.JSON(), nullable=False),
+        *scope(),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("requested_by", sa.String(length=36), nullable=True),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
+        utc("created_at"),
         sa.Column("decided_by", sa.String(length=36), nullable=True),
-        sa.Column("decided_at", propusk.storage.types.UTCDateTime(), nullable=True),
+        utc("decided_at", nullable=True),
         sa.Column("reason", sa.String(length=255), nullable=True),
         sa.Column("certificate_serial", sa.String(length=40), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_certificate_requests_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_requests")),
+        named=False,
     )
-    with op.batch_alter_table("certificate_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_certificate_requests_org_id"), ["org_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_certificate_requests_status_created_at", ["status", "created_at"], unique=False
-        )
+    create_indexes("certificate_requests", [REQUEST_QUEUE_INDEX])
 
     op.create_table(
         "certificates",
         sa.Column("serial", sa.String(length=40), nullable=False),
-        sa.Column("org_id", sa.String(length=36), nullable=False),
+        org_id(),
         sa.Column("request_id", sa.String(length=36), nullable=True),
         sa.Column("ca_kid", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=2048), nullable=False),
-        sa.Column("apps", sa.JSON(), nullable=False),
-        sa.Column("methods", sa.JSON(), nullable=False),
-        sa.Column("not_before", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.Column("not_after", propusk.storage.types.UTCDateTime(), nullable=False),
+        *scope(),
+        utc("not_before"),
+        utc("not_after"),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("revoked_at", propusk.storage.types.UTCDateTime(), nullable=True),
+        utc("revoked_at", nullable=True),
         sa.Column("revocation_reason", sa.String(length=32), nullable=True),
         sa.Column("thumbprint", sa.String(length=64), nullable=False),
         sa.Column("pem", sa.Text(), nullable=False),
         sa.Column("issued_by", sa.String(length=36), nullable=True),
-        sa.Column("created_at", propusk.storage.types.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["request_id"],
-            ["certificate_requests.id"],
-            name=op.f("fk_certificates_request_id_certificate_requests"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("serial", name=op.f("pk_certificates")),
-        sa.UniqueConstraint("thumbprint", name=op.f("uq_certificates_thumbprint")),
+        utc("created_at"),
+        foreign_key("certificates", "request_id", "certificate_requests", "SET NULL"),
+        primary_key("certificates", "serial"),
+        unique("certificates", "thumbprint"),
     )
-    with op.batch_alter_table("certificates", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_certificates_not_after"), ["not_after"], unique=False)
-        batch_op.create_index("ix_certificates_org_id_status", ["org_id", "status"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_certificates_revoked_at"), ["revoked_at"], unique=False
-        )
+    create_indexes("certificates", CERTIFICATE_INDEXES)
 
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.add_column(
@@ -118,15 +111,8 @@ def downgrade() -> None:
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.drop_column("cert_self_service")
 
-    with op.batch_alter_table("certificates", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_certificates_revoked_at"))
-        batch_op.drop_index("ix_certificates_org_id_status")
-        batch_op.drop_index(batch_op.f("ix_certificates_not_after"))
-
+    drop_indexes("certificates", reversed(CERTIFICATE_INDEXES))
     op.drop_table("certificates")
-    with op.batch_alter_table("certificate_requests", schema=None) as batch_op:
-        batch_op.drop_index("ix_certificate_requests_status_created_at")
-        batch_op.drop_index(batch_op.f("ix_certificate_requests_org_id"))
-
-    op.drop_table("certificate_requests")
+    drop_indexes("certificate_requests", [REQUEST_QUEUE_INDEX])
+    drop_org_table("certificate_requests")
     op.drop_table("ca_certificates")
