@@ -16,6 +16,8 @@ from propusk.guard.dialects import Answer, render
 from propusk.guard.gate import Gate, Passed, Refusal
 from propusk.guard.jwks import JWKSUnavailable, JWKSVerifier
 from propusk.guard.middleware import DECISION_KEY, PRINCIPAL_KEY, PropuskGuard, principal_of
+from propusk.guard.remote import IntrospectionUnavailable, RemoteIntrospection, remote_gate
+from propusk.guard.replay import LocalReplayCache
 from propusk.guard.request import RequestView, request_view
 from propusk.guard.verifiers import Verifier
 from propusk.guard.verifiers.api_key import ManagedApiKey
@@ -40,8 +42,10 @@ __all__ = [
     "GateRefused",
     "GuardDependency",
     "HttpMessageSignature",
+    "IntrospectionUnavailable",
     "JWKSUnavailable",
     "JWKSVerifier",
+    "LocalReplayCache",
     "ManagedApiKey",
     "NodeApiKey",
     "Passed",
@@ -49,12 +53,14 @@ __all__ = [
     "PropuskGuard",
     "PublicToken",
     "Refusal",
+    "RemoteIntrospection",
     "RequestView",
     "Verifier",
     "XmlPassword",
     "configured_hashes",
     "install",
     "principal_of",
+    "remote_gate",
     "render",
     "request_view",
 ]

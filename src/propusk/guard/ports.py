@@ -10,13 +10,18 @@ port                          what it answers                            server 
 ============================  =========================================  ======================
 :class:`TokenVerifier`        key look-up and revocation of a token      ``Sessions``,
                               (JWT, Public-Token, managed API key)       ``Exchange``, ``ApiKeys``
-:class:`PartnerDirectory`     signing keys: look-up, password, use       ``SigningKeys``
+:class:`PartnerDirectory`     signing keys by id, login or terminal      ``SigningKeys``
+:class:`PasswordDirectory`    the above, plus the XML terminal password  ``SigningKeys``
 :class:`CertificateVerifier`  what a client certificate may do           ``Certificates``
 :class:`ReplayCache`          "first use of this marker?"                ``storage.cache``
 :data:`WallClock`             seconds since the epoch                    ``SystemClock``
 :class:`AuditSink`            where refusals are reported                ``LogAudit`` (below)
 :class:`ResponseSigner`       signatures of response bodies              ``ResponseSigning``
 ============================  =========================================  ======================
+
+In remote mode (:mod:`propusk.guard.remote`): ``RemoteIntrospection``'s token verifiers or
+``JWKSVerifier`` (JWT), ``RemotePartners`` (a PartnerDirectory only: the password hash
+stays on the server) and ``LocalReplayCache``; no certificate verifier.
 
 The method catalog is :class:`propusk.core.catalog.MethodCatalog`: pure data, loaded once.
 """
@@ -38,6 +43,7 @@ __all__ = [
     "LogAudit",
     "Partner",
     "PartnerDirectory",
+    "PasswordDirectory",
     "ReplayCache",
     "ResponseSigner",
     "TokenVerifier",
@@ -74,12 +80,25 @@ class Partner(Protocol):
 
 
 class PartnerDirectory(Protocol):
-    """Signing keys by id, login or terminal; None for unknown or disabled ones."""
+    """Signing keys by id, login or terminal; None for unknown or disabled ones.
+
+    Everything here is public data (a public key and its scope), so a resource API in
+    another process can have it too (:class:`propusk.guard.remote.RemotePartners`).
+    """
 
     async def partner_by_id(self, key_id: str) -> Partner | None: ...
     async def partner_by_login(self, login: str) -> Partner | None: ...
     async def partner_by_terminal(self, terminal_id: str) -> Partner | None: ...
     async def note_used(self, key_id: str) -> None: ...
+
+
+class PasswordDirectory(PartnerDirectory, Protocol):
+    """A directory that can also check a terminal's XML password.
+
+    Separate because the password's argon2id hash must never leave the server: only the
+    server's own directory implements it, so the XML password scheme works only there.
+    """
+
     async def check_password(self, partner: Partner | None, password: str) -> bool: ...
 
 

@@ -1,5 +1,7 @@
 """``<terminal-id>`` + ``<extra name="password">`` in the body of a partner XML API request
-(spec section 3): the scheme's baseline, checked against the signing key's argon2id hash.
+(spec section 3): the scheme's baseline, checked against the signing key's argon2id hash
+(so only where that hash is: the server's own directory, a
+:class:`~propusk.guard.ports.PasswordDirectory`; a remote guard cannot offer it).
 With a signature the password is not needed (the signature verifier, earlier in the
 gate's table, decides)."""
 
@@ -9,7 +11,7 @@ from typing import Literal
 
 from propusk.core.catalog import Dialect
 from propusk.core.principals import Principal
-from propusk.guard.ports import PartnerDirectory
+from propusk.guard.ports import PasswordDirectory
 from propusk.guard.request import RequestView
 from propusk.guard.verifiers.partners import AddressBlocked, SignatureRejected, is_xml_api, xml_of
 
@@ -22,7 +24,7 @@ class XmlPassword:
     method: Literal["password"] = "password"
     dialect: Dialect | None = None
 
-    def __init__(self, partners: PartnerDirectory) -> None:
+    def __init__(self, partners: PasswordDirectory) -> None:
         self._partners = partners
 
     def wants_body(self, request: RequestView) -> bool:
