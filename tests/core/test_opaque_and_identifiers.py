@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from propusk.core.errors import InvalidRequest
 from propusk.core.identifiers import check_address, check_locale, check_source, normalize_email
-from propusk.core.opaque import digest, make_secret
+from propusk.core.opaque import digest, make_secret, successor_secret
 
 
 def test_secret_has_prefix_and_256_bits() -> None:
@@ -68,3 +72,18 @@ def test_locale_source_address() -> None:
     ]:
         with pytest.raises(InvalidRequest):
             call(bad)
+
+
+def test_successor_secret_is_one_per_parent_and_key() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    parent = "propusk_rt_" + "A" * 43
+    first = successor_secret("propusk_rt_", key, parent)
+    assert first == successor_secret("propusk_rt_", key, parent)  # the same every time
+    assert first.startswith("propusk_rt_") and len(first) == len(parent)
+    assert first != successor_secret("propusk_rt_", other, parent)  # keyed
+    assert first != successor_secret("propusk_rt_", key, parent[:-1] + "B")
+    # Known answer: HMAC-SHA256(key, b"propusk successor\0" + parent), unpadded Base64url.
+    mac = hmac.new(key, b"propusk successor\x00" + parent.encode(), hashlib.sha256).digest()
+    assert first == "propusk_rt_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    with pytest.raises(ValueError, match="32 bytes"):
+        successor_secret("propusk_rt_", b"short", parent)

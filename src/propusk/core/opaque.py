@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 
-__all__ = ["SECRET_BYTES", "digest", "make_secret"]
+__all__ = ["SECRET_BYTES", "digest", "make_secret", "successor_secret"]
 
 SECRET_BYTES = 32
 
@@ -24,3 +25,14 @@ def make_secret(prefix: str, random_bytes: bytes) -> str:
 def digest(secret: str) -> str:
     """Hex SHA-256 of the secret's UTF-8 bytes: what the database keeps."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def successor_secret(prefix: str, key: bytes, parent: str) -> str:
+    """The secret that replaces ``parent`` when it is rotated: HMAC-SHA256 of the parent
+    under a server key, so whoever presents the parent again gets the *same* successor
+    (a concurrent duplicate of one rotation), and nobody without the parent can compute it.
+    """
+    if len(key) < SECRET_BYTES:
+        raise ValueError("the successor key needs at least 32 bytes")
+    mac = hmac.new(key, b"propusk successor\x00" + parent.encode("utf-8"), hashlib.sha256)
+    return make_secret(prefix, mac.digest())

@@ -28,7 +28,7 @@ from propusk.core.errors import (
     PropuskError,
 )
 from propusk.core.identifiers import normalize_email
-from propusk.core.opaque import digest, make_secret
+from propusk.core.opaque import digest, make_secret, successor_secret
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, issue_access_token, verify_access_token
 from propusk.services.account_rows import (
@@ -81,8 +81,10 @@ class Sessions(UseCase):
         *,
         cert_thumbprint: str | None = None,
         parent: RefreshToken | None = None,
+        refresh: str | None = None,
     ) -> TokenPair:
-        """Sign an access token with ``key`` and store a new refresh token in ``session``.
+        """Sign an access token with ``key`` and store a new refresh token in ``session``
+        (``refresh``, or a random one).
 
         ``cert_thumbprint`` binds the access token to the certificate of this connection.
         The refresh token starts a family (a login), or continues the family of ``parent``
@@ -93,22 +95,9 @@ class Sessions(UseCase):
         reload opens a unit of work of its own, and on SQLite that one would wait for the
         write lock ``session`` holds — a deadlock until the busy timeout.
         """
+        access = await self._access_token(session, key, account, cert_thumbprint)
+        refresh = refresh or make_secret(REFRESH_PREFIX, secrets.token_bytes(32))
         now = self.clock.now()
-        roles = await roles_of(session, account.id)
-        addresses = await addresses_of(session, account.id)
-        access = issue_access_token(
-            key,
-            subject=account.id,
-            roles=roles,
-            addresses=addresses,
-            issuer=self.settings.issuer,
-            issued_at=int(now.timestamp()),
-            ttl=self.settings.access_token_ttl,
-            jti=str(uuid.uuid4()),
-            # RFC 8705: bound to the client certificate of the login/refresh connection.
-            extra={CNF_CLAIM: cnf_claim(cert_thumbprint)} if cert_thumbprint else None,
-        )
-        refresh = make_secret(REFRESH_PREFIX, secrets.token_bytes(32))
         session.add(
             RefreshToken(
                 id=str(uuid.uuid4()),
@@ -122,6 +111,26 @@ class Sessions(UseCase):
             )
         )
         return TokenPair(access, refresh, self.settings.access_token_ttl)
+
+    async def _access_token(
+        self, session: AsyncSession, key: RSAKey, account: Account, cert_thumbprint: str | None
+    ) -> str:
+        """A new access token for ``account``, with its roles and addresses as of now."""
+        now = self.clock.now()
+        roles = await roles_of(session, account.id)
+        addresses = await addresses_of(session, account.id)
+        return issue_access_token(
+            key,
+            subject=account.id,
+            roles=roles,
+            addresses=addresses,
+            issuer=self.settings.issuer,
+            issued_at=int(now.timestamp()),
+            ttl=self.settings.access_token_ttl,
+            jti=str(uuid.uuid4()),
+            # RFC 8705: bound to the client certificate of the login/refresh connection.
+            extra={CNF_CLAIM: cnf_claim(cert_thumbprint)} if cert_thumbprint else None,
+        )
 
     async def login(
         self, username: str, password: str, origin: Origin, *, cert_thumbprint: str | None = None
@@ -193,6 +202,12 @@ class Sessions(UseCase):
             raise InvalidToken("The refresh token is invalid")
         now = self.clock.now()
         key = await self.keyring.signing_key()
+        # The successor is derived from the token itself: every presentation of one token
+        # rotates it to the same successor, so there is exactly one, however many
+        # requests race (docs/account-api.md, "Refresh tokens").
+        successor = successor_secret(
+            REFRESH_PREFIX, await self.keyring.api_key_pepper(), refresh_token
+        )
         async with self.db.session() as session:
             row = await session.scalar(
                 select(RefreshToken).where(RefreshToken.digest == digest(refresh_token))
@@ -213,24 +228,56 @@ class Sessions(UseCase):
                 .values(used_at=now)
             )
             reuse: tuple[str, str] | None = None
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            repeat = claimed.rowcount != 1  # type: ignore[attr-defined]
+            if repeat:
                 await session.refresh(row)
                 assert row.used_at is not None
                 # Inside the grace period a second use is a concurrent duplicate (two tabs,
-                # a client retry) and gets its own pair; after it, the token has leaked.
+                # a client retry) and gets the same successor; after it, the token leaked.
                 if now - row.used_at > timedelta(seconds=self.settings.refresh_reuse_grace):
                     reuse = (row.family_id, row.account_id)
             if reuse is None:
                 account = await session.get(Account, row.account_id)
                 if account is None or account.status != "active":
                     raise InvalidToken("The refresh token is invalid")
-                pair = await self._issue(
-                    session, key, account, cert_thumbprint=cert_thumbprint, parent=row
-                )
+                if repeat:
+                    pair = await self._repeat(
+                        session, key, account, row, successor, cert_thumbprint
+                    )
+                else:
+                    pair = await self._issue(
+                        session,
+                        key,
+                        account,
+                        cert_thumbprint=cert_thumbprint,
+                        parent=row,
+                        refresh=successor,
+                    )
                 self.audit.add(session, "auth.refreshed", actor_id=account.id, origin=origin)
                 return pair
         await self._revoke_family(reuse[0], reuse[1], origin, "auth.refresh_reuse_detected")
         raise InvalidToken("The refresh token is invalid")
+
+    async def _repeat(
+        self,
+        session: AsyncSession,
+        key: RSAKey,
+        account: Account,
+        parent: RefreshToken,
+        successor: str,
+        cert_thumbprint: str | None,
+    ) -> TokenPair:
+        """The answer to a repeated rotation within the grace period: the successor the
+        first one stored (never a second one), with a fresh access token."""
+        child = await session.scalar(
+            select(RefreshToken).where(
+                RefreshToken.digest == digest(successor), RefreshToken.parent_id == parent.id
+            )
+        )
+        if child is None or child.revoked_at is not None:
+            raise InvalidToken("The refresh token is invalid", detail="successor gone")
+        access = await self._access_token(session, key, account, cert_thumbprint)
+        return TokenPair(access, successor, self.settings.access_token_ttl)
 
     async def _revoke_family(
         self, family_id: str, account_id: str, origin: Origin, event: str
