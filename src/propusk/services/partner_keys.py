@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from propusk.config import Settings
 from propusk.core import digital_sign
+from propusk.core.networks import Network, address_allowed
 from propusk.core.principals import AuthMethod, Principal
 from propusk.services.clock import Clock
 from propusk.services.last_used import LastUsed
@@ -24,12 +25,11 @@ from propusk.services.passwords import PasswordService
 from propusk.storage.db import Database
 from propusk.storage.models import SigningKey
 
-__all__ = ["TERMINAL_ID", "Network", "PartnerDirectory", "PartnerKey"]
+__all__ = ["TERMINAL_ID", "PartnerDirectory", "PartnerKey"]
 
 log = logging.getLogger("propusk.signing_keys")
 TERMINAL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,7 @@ class PartnerKey:
         return principal
 
     def address_allowed(self, address: str | None) -> bool:
-        if not self.allowed_networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        return any(ip in net for net in self.allowed_networks)
+        return address_allowed(self.allowed_networks, address)
 
 
 class PartnerDirectory:

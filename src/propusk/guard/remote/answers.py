@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from propusk.core import digital_sign
 from propusk.core.cnf import read_cnf
 from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.networks import Network, address_allowed
 from propusk.core.principals import AUTH_METHODS, AuthMethod, Principal
 
 __all__ = ["MalformedAnswer", "RemotePartner", "partner_from", "principal_from"]
@@ -27,7 +28,6 @@ __all__ = ["MalformedAnswer", "RemotePartner", "partner_from", "principal_from"]
 MAX_TEXT = 512  # ids, names: far longer than any Propusk id (a UUID is 36)
 MAX_ITEMS = 10_000  # methods, apps, roles, networks
 MAX_REPLAY_WINDOW = 86_400
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class MalformedAnswer(Exception):
@@ -133,13 +133,7 @@ class RemotePartner:
         return principal
 
     def address_allowed(self, address: str | None) -> bool:
-        if not self.allowed_networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        return any(ip in net for net in self.allowed_networks)
+        return address_allowed(self.allowed_networks, address)
 
 
 def _networks(answer: Mapping[str, object]) -> tuple[Network, ...]:
