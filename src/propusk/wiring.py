@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from propusk.config import ConfigError, Settings
 from propusk.core.catalog import CatalogError, MethodCatalog, load_catalog
+from propusk.core.changes import Changes
 from propusk.core.passwords import PasswordPolicy
 from propusk.demo import DEMO_CATALOG
 from propusk.guard.gate import Gate
@@ -38,6 +39,7 @@ from propusk.services.signing_keys import SigningKeys
 from propusk.services.throttle import LoginThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
 from propusk.storage.db import Database, is_sqlite
+from propusk.storage.relay import RedisRelay
 
 __all__ = [
     "Services",
@@ -144,8 +146,17 @@ class Services:
     cert_source: CertificateSource
     # The one pipeline every guarded request goes through (docs/architecture.md).
     gate: Gate
+    # Carries credential changes to the other processes (None: this process is alone).
+    relay: RedisRelay | None = None
+
+    async def start(self) -> None:
+        """What runs in the background while the server serves."""
+        if self.relay is not None:
+            await self.relay.start()
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.close()
         await self.api_keys.close()  # writes the pending lastUsedAt values
         await self.signing_keys.close()
         await self.cache.close()
@@ -184,13 +195,19 @@ def build_services(
     sessions = Sessions(db, clock, audit, keyring, passwords, throttle, settings)
     orgs = Orgs(db, clock, audit, settings)
     catalog = catalog_from(settings)
-    service_keys = ServiceKeys(db, clock, audit, orgs, catalog)
-    exchange = Exchange(db, clock, audit, keyring, cache, settings)
-    service_keys.add_listener(exchange.invalidate)
-    api_keys = ApiKeys(db, clock, audit, orgs, keyring, catalog, settings)
+    # Credential changes: every cache of credential state hears them, in this process at
+    # once and, through Redis, in every other process and node (docs/deployment.md).
+    changes = Changes()
+    relay = RedisRelay.from_url(settings.redis_url, changes) if settings.redis_url else None
+    changes.relay = relay
+    service_keys = ServiceKeys(db, clock, audit, orgs, catalog, changes=changes)
+    exchange = Exchange(db, clock, audit, keyring, cache, settings, changes=changes)
+    api_keys = ApiKeys(db, clock, audit, orgs, keyring, catalog, settings, changes=changes)
     ca = CertificateAuthority(db, clock, audit, keyring, settings)
-    certificates = Certificates(db, clock, audit, orgs, catalog, ca, settings)
-    signing_keys = SigningKeys(db, clock, audit, orgs, catalog, passwords, settings)
+    certificates = Certificates(db, clock, audit, orgs, catalog, ca, settings, changes=changes)
+    signing_keys = SigningKeys(
+        db, clock, audit, orgs, catalog, passwords, settings, changes=changes
+    )
     cert_source = certificate_source(settings)
     return Services(
         settings=settings,
@@ -226,6 +243,7 @@ def build_services(
         signing_keys=signing_keys,
         response_signing=ResponseSigning(keyring),
         cert_source=cert_source,
+        relay=relay,
         gate=build_gate(
             settings,
             catalog=catalog,

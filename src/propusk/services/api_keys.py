@@ -90,6 +90,7 @@ class ApiKeys(Credentials[ApiKey, ApiKeyView]):
 
     def __post_init__(self) -> None:
         self._records: NodeCache[str, _Record] = NodeCache(self.settings.key_state_ttl)
+        self.changes.on("api-key", self._records.forget, self._records.clear)
         self._used = LastUsed(self.db, self.clock, ApiKey.key_id, "API keys", log)
 
     def _view(self, row: ApiKey) -> ApiKeyView:
@@ -263,8 +264,8 @@ class ApiKeys(Credentials[ApiKey, ApiKeyView]):
         )
 
     def invalidate(self, key_id: str) -> None:
-        """Forget the cached record of ``key_id`` on this node (it changed)."""
-        self._records.forget(key_id)
+        """``key_id`` changed: every process forgets its cached record."""
+        self.changes.changed("api-key", key_id)
 
     async def verify(self, key: str) -> Principal:
         parsed = parse_api_key(key)

@@ -11,12 +11,13 @@ settings and connections out of reprs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from propusk.core.changes import Changes
 from propusk.core.errors import InvalidRequest, NotFound
 from propusk.services.audit import Audit
 from propusk.services.clock import Clock
@@ -34,6 +35,9 @@ class UseCase:
     db: Database
     clock: Clock
     audit: Audit
+    # Where credential changes are announced (every process's caches forget the entry);
+    # keyword-only, so the positional constructors stay as they are.
+    changes: Changes = field(default_factory=Changes, kw_only=True)
 
 
 class _Owned(Protocol):

@@ -61,6 +61,7 @@ class Certificates(CertificateRequests):
         self._states: NodeCache[str, _State | None] = NodeCache(
             self.settings.key_state_ttl, evict=MAX_STATE_ENTRIES // 2
         )
+        self.changes.on("certificate", self._states.forget, self._states.clear)
         # Thumbprint -> kid of the CA whose signature on it already verified (one signature
         # check per certificate and CA per process, not per request; a replaced CA makes
         # them check again). The time checks run every time.
@@ -192,5 +193,5 @@ class Certificates(CertificateRequests):
         )
 
     def invalidate(self, serial: str) -> None:
-        """Forget a certificate's cached state (this node changed it)."""
-        self._states.forget(serial)
+        """A certificate changed: every process forgets its cached state."""
+        self.changes.changed("certificate", serial)

@@ -90,6 +90,7 @@ class Exchange(UseCase):
             self.settings.key_state_ttl, evict=MAX_STATE_ENTRIES // 2
         )
         self._decryptor: tuple[object, ServiceTokenDecryptor] | None = None
+        self.changes.on("service-key", self._states.forget, self._states.clear)
 
     # -- the exchange -------------------------------------------------------------------
 

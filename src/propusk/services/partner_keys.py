@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from propusk.config import Settings
 from propusk.core import digital_sign
+from propusk.core.changes import Changes
 from propusk.core.networks import Network, address_allowed
 from propusk.core.principals import AuthMethod, Principal
 from propusk.services.clock import Clock
@@ -80,17 +81,16 @@ class PartnerDirectory:
     clock: Clock
     passwords: PasswordService
     settings: Settings
+    changes: Changes
 
     def __post_init__(self) -> None:
         self._partners: NodeCache[tuple[str, str], PartnerKey | None] = NodeCache(
             self.settings.key_state_ttl
         )
+        # Lookups are by three different names, so any change drops every entry.
+        forget_all = self._partners.clear
+        self.changes.on("signing-key", lambda _key_id: forget_all(), forget_all)
         self._used = LastUsed(self.db, self.clock, SigningKey.key_id, "signing keys", log)
-
-    def invalidate(self) -> None:
-        """Forget every cached partner on this node (changes are rare; lookups are by
-        three different names, so dropping all is simpler than tracking each)."""
-        self._partners.clear()
 
     async def _partner(self, by: str, value: str) -> PartnerKey | None:
         return await self._partners.get_or_load((by, value), self._read_partner)

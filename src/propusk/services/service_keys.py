@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
@@ -90,18 +89,13 @@ class ServiceKeys(Switchable[ServiceKey, ServiceKeyView]):
     """Service keys of organizations; only owners manage them (spec §1)."""
 
     catalog: MethodCatalog
-    # Called with a key id whenever a key changes in a way that affects its tokens
-    # (the exchange service drops its cached state so this node notices at once).
-    _listeners: list[Callable[[str], None]] = field(default_factory=list, init=False)
 
     kind = CredentialKind(ServiceKey, "service_key", "manage_keys", NOT_FOUND)
 
-    def add_listener(self, listener: Callable[[str], None]) -> None:
-        self._listeners.append(listener)
-
     def _forget(self, key_id: str) -> None:
-        for listener in self._listeners:
-            listener(key_id)
+        # A change that affects the key's tokens: the exchange, in every process, forgets
+        # its cached state of the key.
+        self.changes.changed("service-key", key_id)
 
     def _view(self, row: ServiceKey) -> ServiceKeyView:
         return _key_view(row)

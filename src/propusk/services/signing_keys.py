@@ -146,7 +146,7 @@ class SigningKeys(Switchable[SigningKey, SigningKeyView], PartnerDirectory):
         return _key_view(row, self._used.latest(row.key_id, row.last_used_at), warnings)
 
     def _forget(self, key_id: str) -> None:
-        self.invalidate()
+        self.changes.changed("signing-key", key_id)
 
     # -- management ---------------------------------------------------------------------
 
@@ -324,5 +324,5 @@ class SigningKeys(Switchable[SigningKey, SigningKeyView], PartnerDirectory):
                 view = self._view(row, warnings)
         except IntegrityError:
             raise Conflict("this login or terminalId is already registered") from None
-        self.invalidate()
+        self._forget(key_id)
         return view

@@ -54,6 +54,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await resolved.keyring.signing_key()  # fail at start, not at the first login
+        if owned:
+            await resolved.start()  # the relay of credential changes between processes
         # The CRL is rebuilt in the background after revocations and before nextUpdate.
         crl = asyncio.create_task(resolved.ca.keep_crl_fresh()) if owned else None
         yield

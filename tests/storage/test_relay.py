@@ -1,0 +1,140 @@
+"""The Redis relay of credential changes, against a private redis-server started here (the
+tests stop and restart it, so they do not use the shared one)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from propusk.core.changes import Changes, Topic
+from propusk.storage.relay import RedisRelay
+from tests.integration.servers import free_port
+
+pytestmark = pytest.mark.external
+DEADLINE = 5.0  # seconds a wait may take before the test fails (not a timing assertion)
+
+
+@dataclass
+class PrivateRedis:
+    port: int
+    work: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.process = subprocess.Popen(
+            [*args, "--appendonly", "no", "--dir", str(self.work)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            done = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
+            )
+            if done.stdout.strip() == b"PONG":
+                return
+            time.sleep(0.05)
+        raise AssertionError("the private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Node:
+    changes: Changes
+    relay: RedisRelay
+    forgotten: list[tuple[Topic, str]] = field(default_factory=list)
+    cleared: int = 0
+
+
+@pytest.fixture
+async def nodes(redis_server: PrivateRedis) -> AsyncIterator[list[Node]]:
+    made: list[Node] = []
+    for _ in range(2):
+        changes = Changes()
+        relay = RedisRelay.from_url(redis_server.url, changes, retry=0.05)
+        changes.relay = relay
+        node = Node(changes, relay)
+        for topic in ("api-key", "service-key"):
+
+            def forget(key: str, node: Node = node, topic: Topic = topic) -> None:
+                node.forgotten.append((topic, key))
+
+            def clear(node: Node = node) -> None:
+                node.cleared += 1
+
+            changes.on(topic, forget, clear)
+        await relay.start()
+        made.append(node)
+    for node in made:
+        await asyncio.wait_for(node.relay.subscribed.wait(), DEADLINE)
+    yield made
+    for node in made:
+        await node.relay.close()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("not delivered")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_change_reaches_the_other_process(nodes: list[Node]) -> None:
+    a, b = nodes
+    a.changes.changed("api-key", "0123456789abcdef")
+    assert a.forgotten == [("api-key", "0123456789abcdef")]  # this process: at once
+    await _until(lambda: ("api-key", "0123456789abcdef") in b.forgotten)
+    b.changes.changed("service-key", "k2")
+    await _until(lambda: ("service-key", "k2") in a.forgotten)
+
+
+async def test_garbage_on_the_channel_is_ignored(nodes: list[Node]) -> None:
+    a, b = nodes
+    client = a.relay._redis
+    for junk in (b"", b"nonsense", b"api-key", b"no-such-topic k", b"api-key " + b"x" * 300):
+        await client.publish("propusk:changes", junk)
+    a.changes.changed("api-key", "after-junk")
+    await _until(lambda: ("api-key", "after-junk") in b.forgotten)
+    assert b.forgotten == [("api-key", "after-junk")]
+
+
+async def test_after_an_outage_every_cache_is_cleared(
+    nodes: list[Node], redis_server: PrivateRedis
+) -> None:
+    a, b = nodes
+    redis_server.stop()
+    a.changes.changed("api-key", "said-while-away")  # lost: nobody to carry it
+    assert ("api-key", "said-while-away") in a.forgotten
+    await _until(lambda: not b.relay.subscribed.is_set())
+    redis_server.start()
+    await asyncio.wait_for(b.relay.subscribed.wait(), DEADLINE)
+    assert b.cleared >= 1  # it may have missed announcements: it forgot everything
+    a.changes.changed("api-key", "after")
+    await _until(lambda: ("api-key", "after") in b.forgotten)
