@@ -22,9 +22,12 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "nginx-forward-auth.
 PASSWORD = "integration pass"
 
 
-def nginx_config(tmp: Path, listen: int, propusk: str, upstream: int) -> Path:
+def nginx_config(
+    tmp: Path, listen: int, propusk: str, upstream: int, *, template: str | None = None
+) -> Path:
+    """A whole nginx.conf around the example ``server`` block (or ``template``)."""
     server = (
-        EXAMPLE.read_text()
+        (EXAMPLE.read_text() if template is None else template)
         .replace("__LISTEN__", f"127.0.0.1:{listen}")
         .replace("__PROPUSK__", propusk.removeprefix("http://"))
         .replace("__UPSTREAM__", f"127.0.0.1:{upstream}")

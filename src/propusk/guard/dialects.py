@@ -36,6 +36,7 @@ __all__ = [
     "Answer",
     "Dialect",
     "WavesNodeError",
+    "in_propusk_shape",
     "render",
     "rustore_timestamp",
     "waves_error",
@@ -88,6 +89,13 @@ def _json(status: int, data: object, extra: tuple[tuple[bytes, bytes], ...] = ()
 def _retry_after(error: PropuskError) -> tuple[tuple[bytes, bytes], ...]:
     seconds = getattr(error, "retry_after", None)
     return ((b"retry-after", str(seconds).encode()),) if isinstance(seconds, int) else ()
+
+
+def in_propusk_shape(error: PropuskError, dialect: Dialect) -> bool:
+    """Whether :func:`render` answers ``error`` with Propusk's own ``{"error": <code>}``:
+    in the propusk dialect, and on Waves routes for what is not about credentials (an
+    outage, an oversized body), which keeps Propusk's answer (:func:`waves_error`)."""
+    return dialect in ("propusk", "waves") and not isinstance(error, WavesNodeError)
 
 
 def render(

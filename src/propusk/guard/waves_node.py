@@ -17,7 +17,10 @@ id    status  when
 ====  ======  ==========================================================================
 
 A route speaks this dialect when its catalog method says ``dialect = "waves"``, or, with
-the ``waves_errors`` setting, when the credential is a node-style key.
+the ``waves_errors`` setting, when the credential is a node-style key. The role a route
+needs (the key a 2/614/649 is about, the role a 621 names) is read from the catalog's
+``[roles]`` by :func:`route_role`; ``propusk/demo/waves_node.toml`` declares a node's
+routes that way.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from propusk.core.principals import AuthMethod, Principal
 from propusk.core.tokens import InvalidClaims
 
 __all__ = [
+    "NODE_ROLE_NAMES",
     "ROLE_ADMIN",
     "ROLE_CONFIDENTIAL_CONTRACTS",
     "ROLE_PRIVACY",
+    "ROLE_USER",
     "ApiKeyNotValid",
     "AuthTokenExpired",
     "CantParseJwtClaims",
@@ -43,6 +48,7 @@ __all__ = [
     "PrivacyApiKeyNotValid",
     "WavesNodeError",
     "api_key_role",
+    "route_role",
     "waves_error",
 ]
 
@@ -103,6 +109,17 @@ class CantParseJwtClaims(WavesNodeError):
     message = "Authorization error. Can't parse JWT token claims"
 
 
+# How the node names its roles in a 621. ApiError.scala interpolates the AuthRole itself
+# (s"... No expected role '${role}' "), and an AuthRole is a Scala case object whose
+# toString is its object name, not its claim value: "PrivacyUser", not "privacy".
+NODE_ROLE_NAMES: Mapping[str, str] = {
+    ROLE_USER: "User",
+    ROLE_PRIVACY: "PrivacyUser",
+    ROLE_ADMIN: "Administrator",
+    ROLE_CONFIDENTIAL_CONTRACTS: "ConfidentialContractsUser",
+}
+
+
 class NoRequiredAuthRole(WavesNodeError):
     code = "waves_no_required_role"
     status = 403
@@ -110,8 +127,10 @@ class NoRequiredAuthRole(WavesNodeError):
     message = "Authorization error. No expected role"
 
     def __init__(self, role: str, *, detail: str | None = None) -> None:
-        # The node's text, trailing space included: "No expected role 'admin' ".
-        super().__init__(f"Authorization error. No expected role '{role}' ", detail=detail)
+        # The node's text, trailing space included: "No expected role 'Administrator' ".
+        # A provider's own role (not one of the node's four) is named as it is.
+        name = NODE_ROLE_NAMES.get(role, role)
+        super().__init__(f"Authorization error. No expected role '{name}' ", detail=detail)
 
 
 class InvalidTokenError(WavesNodeError):
@@ -126,15 +145,22 @@ _API_KEY_ERRORS: Mapping[str, type[WavesNodeError]] = {
     ROLE_PRIVACY: PrivacyApiKeyNotValid,
     ROLE_CONFIDENTIAL_CONTRACTS: ConfidentialContractsApiKeyNotValid,
 }
-# When a route's method is held by several roles, the narrower role is the one a node
-# would ask for (a node protects privacy routes with the privacy key only).
+# The roles a node protects its own routes with, besides user and admin.
 _NARROW_ROLES = (ROLE_PRIVACY, ROLE_CONFIDENTIAL_CONTRACTS)
 
 
-def api_key_role(catalog: MethodCatalog, method: str | None) -> str:
-    """The role whose key a node would have asked for on this method's routes."""
+def route_role(catalog: MethodCatalog, method: str | None) -> str:
+    """The node role a route needs, read from the catalog's ``[roles]``.
+
+    ``user`` when the user role holds the method: on a node an endpoint needing ``user``
+    accepts any known role, so such a method is held by the narrower roles too and must
+    not be taken for theirs. Otherwise the narrow role (privacy, confidential contracts)
+    that holds it, and ``admin`` for the rest (or for no route at all).
+    """
     if method is None:
         return ROLE_ADMIN
+    if method in catalog.roles.get(ROLE_USER, frozenset()):
+        return ROLE_USER
     everything = len(catalog.methods)
     for role in _NARROW_ROLES:
         held = catalog.roles.get(role, frozenset())
@@ -144,14 +170,12 @@ def api_key_role(catalog: MethodCatalog, method: str | None) -> str:
     return ROLE_ADMIN
 
 
-def _token_role(catalog: MethodCatalog, method: str | None) -> str:
-    """The role a node's 621 names: the narrowest role that holds the method."""
-    narrow = api_key_role(catalog, method)
-    if narrow != ROLE_ADMIN or method is None:
-        return narrow
-    if method in catalog.roles.get(ROLE_USER, frozenset()):
-        return ROLE_USER
-    return ROLE_ADMIN
+def api_key_role(catalog: MethodCatalog, method: str | None) -> str:
+    """The role whose key a node in API-key mode would have asked for on this method's
+    routes. A node leaves its user routes unprotected in that mode; Propusk does not, and
+    answers a wrong key there with the admin key's error (2)."""
+    role = route_role(catalog, method)
+    return ROLE_ADMIN if role == ROLE_USER else role
 
 
 def waves_error(
@@ -184,5 +208,5 @@ def waves_error(
     if isinstance(error, InvalidClaims):
         return CantParseJwtClaims(detail=detail)
     if error.status == 403:
-        return NoRequiredAuthRole(_token_role(catalog, route_method), detail=detail)
+        return NoRequiredAuthRole(route_role(catalog, route_method), detail=detail)
     return InvalidTokenError(detail=detail)

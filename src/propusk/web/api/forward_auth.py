@@ -11,7 +11,9 @@ so a question carrying both families is refused: a client cannot smuggle in a ha
 URI beside the real one.
 
 Every answer is 200, 401 or 403, because proxies understand nothing else (nginx turns any
-other status into a 500); the precise reason is logged. A 200 always carries every
+other status into a 500); the precise reason is logged. A refusal carries the body of the
+route's dialect, as the guard middleware would answer it (docs/dialects.md), with a 403
+where the middleware's status would be another one. A 200 always carries every
 ``X-Propusk-*`` identity header, empty when it does not apply, so a proxy that copies
 them overwrites any the client sent itself.
 
@@ -27,7 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from propusk.core.errors import Forbidden, InvalidRequest, PropuskError
-from propusk.guard.dialects import Answer, render
+from propusk.guard.dialects import Answer, in_propusk_shape, render
 from propusk.guard.gate import Gate, Refusal
 from propusk.guard.request import RequestView, request_view
 
@@ -90,14 +92,20 @@ def _allowed_caller(request: Request) -> bool:
 
 
 def _deny(gate: Gate, refusal: Refusal) -> Response:
+    """The refusal in its dialect, as a 401 or 403 (docs/dialects.md, "Forward-auth")."""
     error = refusal.error
     if error.status not in (401, 403):
-        # Proxies understand 200, 401 and 403 only: anything else goes out as a 403.
-        if refusal.dialect == "propusk":
+        # Proxies understand 200, 401 and 403 only (nginx turns the rest into a 500): any
+        # other refusal goes out as a 403. Where the body is Propusk's own JSON it becomes
+        # a plain "forbidden", so that its code never contradicts the status; the other
+        # dialects keep their body, whose code is what their clients act on (QIWI's 13:
+        # retry later; a node's 620 for unparseable claims, which a node sends as 400).
+        if in_propusk_shape(error, refusal.dialect):
             error = Forbidden(detail=error.detail)
         answer = render(error, refusal.dialect, now=gate.clock())
         answer = Answer(403, answer.headers, answer.body)
     else:
+        # Never qiwi_http_200 here: a 200 is how a proxy learns a request may pass.
         answer = render(error, refusal.dialect, now=gate.clock())
     return Response(answer.body, answer.status, answer.header_dict(), answer.media_type)
 
