@@ -138,7 +138,8 @@ CELLS = [
         P(429, "too_many_attempts", THROTTLED, retry="30"),
         FORBIDDEN,
     ),
-    Cell("propusk", "unavailable", "bearer", P(503, "auth_unavailable", DOWN), FORBIDDEN),
+    # An outage passes forward-auth as a 503 too: a proxy must tell "retry" from "refused".
+    Cell("propusk", "unavailable", "bearer", P(503, "auth_unavailable", DOWN, retry="2")),
     Cell("propusk", "bad-body", "signature", P(413, "payload_too_large", TOO_LARGE), FORBIDDEN),
     # -- rustore: the envelope, whatever the refusal -----------------------------------------
     Cell("rustore", "missing", "none", R(401, UNAUTHENTICATED)),
@@ -154,7 +155,7 @@ CELLS = [
         R(429, THROTTLED, retry="30"),
         R(403, THROTTLED, retry="30"),
     ),
-    Cell("rustore", "unavailable", "bearer", R(503, DOWN), R(403, DOWN)),
+    Cell("rustore", "unavailable", "bearer", R(503, DOWN, retry="2")),
     Cell("rustore", "bad-body", "signature", R(413, TOO_LARGE), R(403, NEEDS_BODY)),
     # -- waves: the node's bodies for credentials; Propusk's for the rest --------------------
     Cell("waves", "missing", "none", W(401, 618, W618)),
@@ -174,7 +175,7 @@ CELLS = [
         P(429, "too_many_attempts", THROTTLED, retry="30"),
         FORBIDDEN,
     ),
-    Cell("waves", "unavailable", "bearer", P(503, "auth_unavailable", DOWN), FORBIDDEN),
+    Cell("waves", "unavailable", "bearer", P(503, "auth_unavailable", DOWN, retry="2")),
     Cell("waves", "bad-body", "signature", P(413, "payload_too_large", TOO_LARGE), FORBIDDEN),
     # -- qiwi-xml: <result-code fatal="true" message="…">N</result-code> --------------------
     Cell("qiwi-xml", "missing", "none", Q(401, 150, UNAUTHENTICATED)),
@@ -205,7 +206,7 @@ CELLS = [
         Q(429, 13, THROTTLED, retry="30"),
         Q(403, 13, THROTTLED, retry="30"),
     ),
-    Cell("qiwi-xml", "unavailable", "bearer", Q(503, 13, DOWN), Q(403, 13, DOWN)),
+    Cell("qiwi-xml", "unavailable", "bearer", Q(503, 13, DOWN, retry="2")),
     Cell("qiwi-xml", "bad-body", "password", Q(400, 300, BAD_XML), Q(401, 150, UNAUTHENTICATED)),
     Cell("qiwi-xml", "bad-body", "signature", Q(413, 300, TOO_LARGE), Q(403, 300, NEEDS_BODY)),
     # -- a route that names no dialect: the credential decides -------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,11 +17,13 @@ import click
 from .context import CliContext, console, fail, file_option, pass_cli, run, run_with_services
 
 if TYPE_CHECKING:
-    import ssl
-
     from propusk.config import Settings
     from propusk.services.audit import Origin
+    from propusk.web.tls import ServerContextFactory
     from propusk.wiring import Services
+
+# How long SIGTERM waits for requests in flight before closing their connections.
+DRAIN_SECONDS = 30
 
 
 def _cli_origin() -> Origin:
@@ -187,8 +188,9 @@ def _client_cas(settings: Settings) -> list[str]:
     return cas
 
 
-def _tls_context_factory(settings: Settings) -> Callable[..., ssl.SSLContext] | None:
-    """Uvicorn's ``ssl_context_factory`` for direct TLS, or None without tls_cert."""
+def _tls_context_factory(settings: Settings) -> ServerContextFactory | None:
+    """Uvicorn's ``ssl_context_factory`` for direct TLS, or None without tls_cert; the
+    context is built once here, so that a bad certificate fails before serving."""
     if settings.tls_cert is None and settings.tls_key is None:
         if settings.tls_client_ca or settings.tls_client_cert_required:
             fail("client certificate settings need --tls-cert and --tls-key")
@@ -197,24 +199,44 @@ def _tls_context_factory(settings: Settings) -> Callable[..., ssl.SSLContext] | 
         fail("direct TLS needs both --tls-cert and --tls-key")
     import ssl
 
-    from propusk.web.tls import server_ssl_context
+    from propusk.web.tls import ServerContextFactory
 
-    cas = _client_cas(settings)
+    factory = ServerContextFactory(
+        settings.tls_cert,
+        settings.tls_key,
+        tuple(_client_cas(settings)),
+        require_client_cert=settings.tls_client_cert_required,
+    )
     try:
-        context = server_ssl_context(
-            settings.tls_cert,
-            settings.tls_key,
-            cas,
-            require_client_cert=settings.tls_client_cert_required,
-        )
+        factory(None, None)
     except (OSError, ValueError, ssl.SSLError) as exc:
         fail(f"cannot set up TLS: {exc}")
-    return lambda _config, _default: context
+    return factory
+
+
+def _export_settings(cli: CliContext, overrides: dict[str, object], workers: int) -> None:
+    """Worker processes build their app from the environment (``propusk.web.asgi``): hand
+    them what this command read from its options, the same way."""
+    if cli.config_file is not None:
+        os.environ["PROPUSK_CONFIG"] = str(cli.config_file)
+    for name, value in {**cli.overrides, **overrides}.items():
+        if value is None:
+            continue
+        text = json.dumps([str(v) for v in value]) if isinstance(value, list) else str(value)
+        os.environ[f"PROPUSK_{name.upper()}"] = text
+    os.environ["PROPUSK_WORKERS"] = str(workers)
 
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: settings.host).")
 @click.option("--port", type=int, default=None, help="Port (default: settings.port).")
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|auto",
+    help="Server processes: a number, or auto (one per core). Default: auto with PostgreSQL"
+    " and Redis, 1 on the embedded SQLite and in-process cache (several need shared state).",
+)
 @file_option(
     "--tls-cert",
     path_type=Path,
@@ -237,6 +259,7 @@ def serve(
     cli: CliContext,
     host: str | None,
     port: int | None,
+    workers: str | None,
     tls_cert: Path | None,
     tls_key: Path | None,
     tls_client_ca: tuple[Path, ...],
@@ -250,6 +273,14 @@ def serve(
         "tls_client_cert_required": tls_client_cert_required,
     }
     s = cli.settings.model_copy(update={k: v for k, v in tls_overrides.items() if v is not None})
+    from propusk.config import ConfigError
+    from propusk.wiring import require_shared_state, worker_count
+
+    try:
+        processes = worker_count(s, workers)
+        require_shared_state(s, processes)
+    except ConfigError as exc:
+        fail(str(exc))
     _master_key(s, why="\n(the server does not start without the master key)")
     _require_schema(s)
     _check_keyring_opens(s)
@@ -263,29 +294,35 @@ def serve(
 
     import uvicorn
 
-    from propusk.config import ConfigError
+    tls_factory = _tls_context_factory(s)
+    options: dict[str, Any] = {
+        "host": host or s.host,
+        "port": port or s.port,
+        "log_level": s.log_level,
+        "proxy_headers": False,  # Propusk resolves X-Forwarded-For itself (trusted_proxies)
+        "server_header": False,
+        # SIGTERM: stop accepting, let requests in flight finish (at most this long), then
+        # the lifespan writes the pending lastUsedAt batches and the process exits 0.
+        "timeout_graceful_shutdown": DRAIN_SECONDS,
+    }
+    if tls_factory is not None:
+        from propusk.web.tls import TLSExtensionProtocol
+
+        # The protocol puts the verified client certificate into each request's scope.
+        options.update(ssl_context_factory=tls_factory, http=TLSExtensionProtocol)
+    if processes > 1:
+        # Each worker builds its own app from the environment (propusk.web.asgi).
+        _export_settings(cli, tls_overrides, processes)
+        console.print(f"{processes} worker processes")
+        uvicorn.run("propusk.web.asgi:create_app", factory=True, workers=processes, **options)
+        return
     from propusk.web.app import create_app
 
     try:
         app = create_app(s)
     except ConfigError as exc:
         fail(str(exc))
-    tls_factory = _tls_context_factory(s)
-    tls: dict[str, Any] = {}
-    if tls_factory is not None:
-        from propusk.web.tls import TLSExtensionProtocol
-
-        # The protocol puts the verified client certificate into each request's scope.
-        tls = {"ssl_context_factory": tls_factory, "http": TLSExtensionProtocol}
-    uvicorn.run(
-        app,
-        host=host or s.host,
-        port=port or s.port,
-        log_level=s.log_level,
-        proxy_headers=False,  # Propusk resolves X-Forwarded-For itself, from trusted_proxies
-        server_header=False,
-        **tls,
-    )
+    uvicorn.run(app, **options)
 
 
 @click.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccountDisabled",
+    "AuthServerUnavailable",
     "Conflict",
     "EmailNotConfirmed",
     "Forbidden",
@@ -135,6 +136,13 @@ class ServiceUnavailable(PropuskError):
     ) -> None:
         super().__init__(message, detail=detail)
         self.retry_after = max(1, retry_after)
+
+
+class AuthServerUnavailable(ServiceUnavailable):
+    """An embedded guard cannot reach the Propusk server (JWKS, introspection)."""
+
+    code = "auth_unavailable"
+    message = "The authorization server cannot be reached"
 
 
 class TooManyAttempts(PropuskError):

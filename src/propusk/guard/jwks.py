@@ -12,7 +12,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from propusk.core.errors import ServiceUnavailable
+from propusk.core.errors import AuthServerUnavailable
 from propusk.core.principals import Principal
 from propusk.core.tokens import UnknownKeyId, verify_access_token
 
@@ -21,10 +21,8 @@ log = logging.getLogger("propusk.guard")
 __all__ = ["JWKSUnavailable", "JWKSVerifier"]
 
 
-class JWKSUnavailable(ServiceUnavailable):
-    code = "auth_unavailable"
-    status = 503
-    message = "The authorization server cannot be reached"
+class JWKSUnavailable(AuthServerUnavailable):
+    """The JWKS could not be fetched and no keys are cached."""
 
 
 class JWKSVerifier:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["TLSExtensionProtocol", "server_ssl_context", "tls_extension"]
+__all__ = ["ServerContextFactory", "TLSExtensionProtocol", "server_ssl_context", "tls_extension"]
 
 # IANA TLS version numbers (the ASGI TLS extension's ``tls_version``).
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -53,6 +54,22 @@ def server_ssl_context(
     elif require_client_cert:
         raise ValueError("client certificates are required but no CA is configured")
     return context
+
+
+@dataclass(frozen=True)
+class ServerContextFactory:
+    """Uvicorn's ``ssl_context_factory`` as a picklable object: with ``--workers`` every
+    worker process gets a copy and builds the same context from it."""
+
+    cert: Path
+    key: Path
+    client_cas: tuple[str, ...]
+    require_client_cert: bool = False
+
+    def __call__(self, config: object, default: object) -> ssl.SSLContext:
+        return server_ssl_context(
+            self.cert, self.key, self.client_cas, require_client_cert=self.require_client_cert
+        )
 
 
 def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import httpx
 
-from propusk.core.errors import InvalidToken, PropuskError, TokenExpired
+from propusk.core.errors import AuthServerUnavailable, InvalidToken, TokenExpired
 from propusk.core.principals import AuthMethod, Principal
 from propusk.guard.remote.answers import (
     MalformedAnswer,
@@ -65,14 +65,12 @@ MAX_ANSWER_BYTES: Final = 256 * 1024  # a service key with 100 apps answers ~5 K
 WARN_EVERY: Final = 10.0  # seconds between two warnings about an unusable server
 
 
-class IntrospectionUnavailable(PropuskError):
+class IntrospectionUnavailable(AuthServerUnavailable):
     """The introspection endpoint gave no usable answer: nothing is known about the
     credential, so the request is neither accepted nor refused as invalid."""
 
-    code = "auth_unavailable"
-    status = 503
-    message = "The authorization server cannot be reached"
-    retry_after = 1  # seconds; rendered as Retry-After by every dialect
+    def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail, retry_after=1)  # rendered as Retry-After
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,14 +92,16 @@ def _allowed_caller(request: Request) -> bool:
 
 
 def _deny(gate: Gate, refusal: Refusal) -> Response:
-    """The refusal in its dialect, as a 401 or 403 (docs/dialects.md, "Forward-auth")."""
+    """The refusal in its dialect, as a 401, 403 or 503 (docs/dialects.md, "Forward-auth")."""
     error = refusal.error
-    if error.status not in (401, 403):
-        # Proxies understand 200, 401 and 403 only (nginx turns the rest into a 500): any
-        # other refusal goes out as a 403. Where the body is Propusk's own JSON it becomes
-        # a plain "forbidden", so that its code never contradicts the status; the other
-        # dialects keep their body, whose code is what their clients act on (QIWI's 13:
-        # retry later; a node's 620 for unparseable claims, which a node sends as 400).
+    if error.status not in (401, 403, 503):
+        # Proxies understand 200, 401 and 403 (nginx turns the rest into a 500): any other
+        # refusal goes out as a 403 — except an outage, a 503 with Retry-After, which a
+        # proxy must be able to tell from a refusal (docs/dialects.md). Where the body is
+        # Propusk's own JSON it becomes a plain "forbidden", so that its code never
+        # contradicts the status; the other dialects keep their body, whose code is what
+        # their clients act on (QIWI's 13: retry later; a node's 620 for unparseable
+        # claims, which a node sends as 400).
         if in_propusk_shape(error, refusal.dialect):
             error = Forbidden(detail=error.detail)
         answer = render(error, refusal.dialect, now=gate.clock())
