@@ -1,6 +1,8 @@
 """Refresh rotation is atomic: one refresh token has exactly one successor, however many
 presentations of it race, on real connections (each unit of work its own, as in
-production) of SQLite and, in the CI run with PROPUSK_TEST_DATABASE_URL, PostgreSQL.
+production) of SQLite and, in the CI run with PROPUSK_TEST_DATABASE_URL, PostgreSQL. The
+units of work commit, so they run on a database of their own (a new SQLite file, or a new
+database on the PostgreSQL server), never the suite's.
 
 Within the grace period every presentation gets that same successor; after it, a
 presentation revokes the family (a leaked token).
@@ -9,18 +11,22 @@ presentation revokes the family (a leaked token).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from propusk.core.errors import InvalidToken
 from propusk.core.opaque import digest
 from propusk.services.audit import Origin
 from propusk.services.sessions import TokenPair
+from propusk.storage import migrate
 from propusk.storage.cache import MemoryCache
 from propusk.storage.db import Database
 from propusk.storage.models import RefreshToken
@@ -31,6 +37,29 @@ from tests.support import ManualClock
 RACERS = 12
 ROUNDS = 5
 PASSWORD = "a long password"
+
+
+@pytest.fixture
+async def own_database(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database for this test alone, dropped afterwards."""
+    server = os.environ.get("PROPUSK_TEST_DATABASE_URL")
+    if not server:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+        return
+    name = f"propusk_race_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
 
 async def _services(migrated: str, tmp_path: Path, grace: int) -> Services:
@@ -53,15 +82,15 @@ async def _services(migrated: str, tmp_path: Path, grace: int) -> Services:
 
 
 @pytest.fixture(params=[30, 0], ids=["grace-30s", "grace-0"])
-async def real(request: Any, migrated: str, tmp_path: Path) -> AsyncIterator[Services]:
-    services = await _services(migrated, tmp_path, request.param)
+async def real(request: Any, own_database: str, tmp_path: Path) -> AsyncIterator[Services]:
+    services = await _services(own_database, tmp_path, request.param)
     yield services
     await services.close()
 
 
 @pytest.fixture
-async def with_grace(migrated: str, tmp_path: Path) -> AsyncIterator[Services]:
-    services = await _services(migrated, tmp_path, 30)
+async def with_grace(own_database: str, tmp_path: Path) -> AsyncIterator[Services]:
+    services = await _services(own_database, tmp_path, 30)
     yield services
     await services.close()
 
