@@ -178,6 +178,11 @@ def build_services(
     mailer = mailer or create_mailer(settings)
     key = master_key if master_key is not None else load_master_key(settings)
     audit = Audit(db, clock)
+    # Credential changes: every cache of credential state hears them, in this process at
+    # once and, through Redis, in every other process and node (docs/deployment.md).
+    changes = Changes()
+    relay = RedisRelay.from_url(settings.redis_url, changes) if settings.redis_url else None
+    changes.relay = relay
     keyring = Keyring(
         db,
         key,
@@ -192,14 +197,9 @@ def build_services(
         per_ip=settings.login_max_failures_per_ip,
         window=settings.login_failure_window,
     )
-    sessions = Sessions(db, clock, audit, keyring, passwords, throttle, settings)
+    sessions = Sessions(db, clock, audit, keyring, passwords, throttle, settings, changes=changes)
     orgs = Orgs(db, clock, audit, settings)
     catalog = catalog_from(settings)
-    # Credential changes: every cache of credential state hears them, in this process at
-    # once and, through Redis, in every other process and node (docs/deployment.md).
-    changes = Changes()
-    relay = RedisRelay.from_url(settings.redis_url, changes) if settings.redis_url else None
-    changes.relay = relay
     service_keys = ServiceKeys(db, clock, audit, orgs, catalog, changes=changes)
     exchange = Exchange(db, clock, audit, keyring, cache, settings, changes=changes)
     api_keys = ApiKeys(db, clock, audit, orgs, keyring, catalog, settings, changes=changes)
@@ -231,6 +231,7 @@ def build_services(
                 per_ip=settings.mail_max_per_ip,
                 window=settings.mail_window,
             ),
+            changes=changes,
         ),
         sessions=sessions,
         orgs=orgs,

@@ -217,6 +217,7 @@ class Kit:
         self.services = services
         self.clock = clock
         self._org: tuple[dict[str, str], str, list[str]] | None = None
+        self._subject: str | None = None  # the account minted tokens name
 
     def _email(self) -> str:
         return f"dialect-{next(self._emails)}@example.com"
@@ -236,6 +237,13 @@ class Kit:
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
+    async def _minted_subject(self) -> str:
+        if self._subject is None:
+            email = self._email()
+            await signed_up(self.client, self.mailbox, email)
+            self._subject = await self.services.accounts.find_id_by_email(email)
+        return self._subject
+
     async def minted(self, **claims: Any) -> str:
         """A JWT signed with the server's own signing key, with ``claims`` over sound
         defaults: how a token with malformed claims (but a valid signature) is made."""
@@ -243,7 +251,8 @@ class Kit:
         now = int(self.clock.now().timestamp())
         body: dict[str, Any] = {
             "iss": self.services.settings.issuer,
-            "sub": "minted",
+            # A real account: verification checks the account behind a token as it is now.
+            "sub": await self._minted_subject(),
             "roles": [],
             "addresses": [],
             "iat": now,

@@ -29,7 +29,7 @@ from propusk.services.sessions import TokenPair
 from propusk.storage import migrate
 from propusk.storage.cache import MemoryCache
 from propusk.storage.db import Database
-from propusk.storage.models import RefreshToken
+from propusk.storage.models import Account, RefreshToken
 from propusk.wiring import Services, build_services
 from tests.conftest import MASTER_KEY, make_settings
 from tests.support import ManualClock
@@ -161,3 +161,22 @@ async def test_a_repeat_within_grace_gets_the_same_successor_then_reuse_revokes(
         await real.sessions.refresh(token, Origin())  # after the grace: a leaked token
     with pytest.raises(InvalidToken):
         await real.sessions.refresh(first.refresh_token, Origin())  # the family is revoked
+
+
+async def test_a_role_change_reaches_access_tokens_already_issued(with_grace: Services) -> None:
+    """Verification checks the account as it is now: a removed role is gone from the very
+    next request, though the token still lists it (it lives 15 minutes)."""
+    real = with_grace
+    email = f"roles-{uuid.uuid4().hex[:12]}@example.com"
+    account_id, _ = await real.accounts.create_admin(email, PASSWORD, Origin())
+    access = (await real.sessions.login(email, PASSWORD, Origin())).access_token
+    assert (await real.sessions.verify_access(access)).roles == {"user", "admin"}
+    await real.accounts.set_roles(None, account_id, ["user"], Origin())
+    assert (await real.sessions.verify_access(access)).roles == {"user"}
+    async with real.db.session() as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.status = "disabled"
+    real.sessions.changes.changed("account", account_id)  # as a disable will announce it
+    with pytest.raises(InvalidToken):
+        await real.sessions.verify_access(access)

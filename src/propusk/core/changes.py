@@ -17,7 +17,7 @@ from typing import Literal, Protocol, get_args
 
 __all__ = ["TOPICS", "Changes", "Relay", "Topic", "topic_of"]
 
-Topic = Literal["api-key", "service-key", "signing-key", "certificate"]
+Topic = Literal["account", "api-key", "service-key", "signing-key", "certificate"]
 TOPICS: tuple[Topic, ...] = get_args(Topic)
 
 

@@ -313,6 +313,7 @@ class Accounts(UseCase):
             data = {"before": before, "after": wanted}
             by = Actor(actor_id, origin)
             self.audit.change(session, "account.roles_changed", by, ("account", account_id), data)
+        self.changes.changed("account", account_id)  # its access tokens, in every process
         return wanted
 
     async def create_admin(self, email: str, password: str, origin: Origin) -> tuple[str, bool]:

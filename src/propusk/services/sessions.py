@@ -8,9 +8,9 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
@@ -41,6 +41,7 @@ from propusk.services.account_rows import (
 from propusk.services.audit import Actor, Origin
 from propusk.services.base import UseCase
 from propusk.services.keyring import Keyring
+from propusk.services.node_cache import MISS, Miss, NodeCache
 from propusk.services.passwords import PasswordService
 from propusk.services.throttle import LoginThrottle
 from propusk.storage.models import Account, RefreshToken
@@ -62,6 +63,14 @@ class TokenPair:
     expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class _AccountState:
+    """What an access token's verification checks against the account as it is now."""
+
+    active: bool
+    roles: frozenset[str]
+
+
 @dataclass(eq=False, repr=False)
 class Sessions(UseCase):
     """Account sign-in: token pairs, their rotation and revocation, and access tokens."""
@@ -70,6 +79,12 @@ class Sessions(UseCase):
     passwords: PasswordService
     throttle: LoginThrottle
     settings: Settings
+
+    def __post_init__(self) -> None:
+        # The account state access tokens are checked against, per process, for at most
+        # key_state_ttl; a role change is announced (every process forgets it at once).
+        self._states: NodeCache[str, _AccountState] = NodeCache(self.settings.key_state_ttl)
+        self.changes.on("account", self._states.forget, self._states.clear)
 
     # -- issuing ----------------------------------------------------------------------
 
@@ -351,4 +366,23 @@ class Sessions(UseCase):
             # A key created by another node since this one last read the keyring.
             keys = await self.keyring.verification_keys(unknown_kid=True)
             claims = verify_access_token(token, keys, issuer=issuer, now=now, leeway=leeway)
-        return claims.principal()
+        principal = claims.principal()
+        # The token says who; the account as it is now says whether and with which roles:
+        # a disabled account or a removed role stops working at once, not at the token's
+        # exp (every process hears of a role change: changes topic "account").
+        state = await self._states.get_or_load(principal.subject, self._account_state)
+        if state is None or not state.active:
+            raise InvalidToken(detail="the token's account is gone or not active")
+        if not principal.roles <= state.roles:
+            # Roles removed since the token was issued are gone now; roles added since then
+            # come with the next token (a token never gains what it did not carry).
+            principal = replace(principal, roles=principal.roles & state.roles)
+        return principal
+
+    async def _account_state(self, account_id: str) -> _AccountState | Literal[Miss.MISS]:
+        async with self.db.read() as session:
+            status = await session.scalar(select(Account.status).where(Account.id == account_id))
+            if status is None:
+                return MISS  # not cached: anyone may present tokens naming made-up accounts
+            roles = frozenset(await roles_of(session, account_id))
+        return _AccountState(status == "active", roles)
