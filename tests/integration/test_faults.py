@@ -15,6 +15,7 @@ restart.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -103,8 +104,6 @@ def _by_kind(outcomes: list[Outcome], phase: str) -> dict[str, Counter[str]]:
 def _until(kind: Kind, world: World, verdict: str) -> None:
     """Send ``kind`` until it answers ``verdict`` (bounded by WAIT); every answer on the
     way must be normal or unavailable."""
-    import time
-
     deadline = time.monotonic() + WAIT
     with httpx.Client(base_url=world.url, timeout=15) as http:
         while True:
