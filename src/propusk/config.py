@@ -91,6 +91,12 @@ class Settings(BaseModel):
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_failure_window: int = Field(default=900, ge=1)
 
+    # GET /v1/user/address/exists tells whether an account exists: look-ups per e-mail
+    # address and per source address in lookup_window seconds, as logins are limited.
+    lookup_max_per_address: int = Field(default=5, ge=1)
+    lookup_max_per_ip: int = Field(default=50, ge=1)
+    lookup_window: int = Field(default=900, ge=1)
+
     # Mails a caller can trigger (resendEmail, password/restore) per address and per
     # source address in mail_window seconds.
     mail_max_per_address: int = Field(default=3, ge=1)

@@ -28,6 +28,7 @@ from propusk.services.ca import CertificateAuthority
 from propusk.services.certificates import Certificates
 from propusk.services.clock import Clock, SystemClock
 from propusk.services.exchange import Exchange
+from propusk.services.health import Health
 from propusk.services.keyring import Keyring, load_master_key
 from propusk.services.mail import Mailer, create_mailer
 from propusk.services.orgs import Orgs
@@ -36,7 +37,7 @@ from propusk.services.response_signing import ResponseSigning
 from propusk.services.service_keys import ServiceKeys
 from propusk.services.sessions import Sessions
 from propusk.services.signing_keys import SigningKeys
-from propusk.services.throttle import LoginThrottle, MailThrottle
+from propusk.services.throttle import LoginThrottle, LookupThrottle, MailThrottle
 from propusk.storage.cache import Cache, create_cache
 from propusk.storage.db import Database, is_sqlite
 from propusk.storage.relay import RedisRelay
@@ -146,6 +147,8 @@ class Services:
     cert_source: CertificateSource
     # The one pipeline every guarded request goes through (docs/architecture.md).
     gate: Gate
+    # Whether the database and Redis answer (/status, /readyz).
+    health: Health
     # Carries credential changes to the other processes (None: this process is alone).
     relay: RedisRelay | None = None
 
@@ -231,6 +234,12 @@ def build_services(
                 per_ip=settings.mail_max_per_ip,
                 window=settings.mail_window,
             ),
+            LookupThrottle(
+                cache,
+                per_address=settings.lookup_max_per_address,
+                per_ip=settings.lookup_max_per_ip,
+                window=settings.lookup_window,
+            ),
             changes=changes,
         ),
         sessions=sessions,
@@ -244,6 +253,7 @@ def build_services(
         signing_keys=signing_keys,
         response_signing=ResponseSigning(keyring),
         cert_source=cert_source,
+        health=Health(db, cache),
         relay=relay,
         gate=build_gate(
             settings,

@@ -71,9 +71,9 @@ def R(status: int, message: str, retry: str | None = None) -> Expect:
     return Expect(status, "rustore", None, message, None, retry)
 
 
-def W(status: int, waves_id: int, message: str) -> Expect:
+def W(status: int, waves_id: int, message: str, retry: str | None = None) -> Expect:
     """A Waves node's ``{"error": <int>, "message": …}``."""
-    return Expect(status, "waves", waves_id, message)
+    return Expect(status, "waves", waves_id, message, None, retry)
 
 
 def Q(status: int, code: int, message: str, retry: str | None = None) -> Expect:

@@ -175,7 +175,8 @@ CELLS = [
         P(429, "too_many_attempts", THROTTLED, retry="30"),
         FORBIDDEN,
     ),
-    Cell("waves", "unavailable", "bearer", P(503, "auth_unavailable", DOWN, retry="2")),
+    # An outage is the node's own 503, HealthCheckError (640), with Propusk's text.
+    Cell("waves", "unavailable", "bearer", W(503, 640, DOWN, retry="2")),
     Cell("waves", "bad-body", "signature", P(413, "payload_too_large", TOO_LARGE), FORBIDDEN),
     # -- qiwi-xml: <result-code fatal="true" message="…">N</result-code> --------------------
     Cell("qiwi-xml", "missing", "none", Q(401, 150, UNAUTHENTICATED)),

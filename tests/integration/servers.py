@@ -85,14 +85,16 @@ def propusk_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def propusk_server(tmp: Path, **extra: str) -> Iterator[str]:
-    """``propusk init`` then ``propusk serve`` on a free port; yields the base URL."""
+def propusk_server(tmp: Path, *serve_args: str, **extra: str) -> Iterator[str]:
+    """``propusk init`` then ``propusk serve`` on a free port (with ``serve_args``, such
+    as ``--workers 1``); yields the base URL. ``extra`` are environment variables; the
+    server's output goes to ``tmp / "propusk.log"``."""
     port = free_port()
     env = propusk_env(tmp / "data", PROPUSK_ISSUER=f"http://127.0.0.1:{port}", **extra)
     subprocess.run([str(BIN / "propusk"), "init"], env=env, check=True, capture_output=True)
     url = f"http://127.0.0.1:{port}"
     with running(
-        [str(BIN / "propusk"), "serve", "--port", str(port)],
+        [str(BIN / "propusk"), "serve", "--port", str(port), *serve_args],
         f"{url}/status",
         tmp / "propusk.log",
         env,

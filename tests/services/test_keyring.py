@@ -73,3 +73,30 @@ def test_master_key_sources(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     with pytest.raises(ConfigError):
         load_master_key(prod)
+
+
+async def test_the_keyring_keeps_its_view_when_a_re_read_finds_the_database_down(
+    services: Services,
+) -> None:
+    """Tokens keep verifying through an outage (the keys change only by rotation, which
+    needs the database too); a process with no view at all answers 503."""
+    from propusk.core.errors import ServiceUnavailable
+    from propusk.services import keyring as keyring_module
+    from propusk.storage.db import Database
+
+    keyring = services.keyring
+    kept = dict(await keyring.verification_keys())
+    dead = Database.from_url("postgresql+asyncpg://postgres@127.0.0.1:1/test")
+    try:
+        keyring._db = dead  # the database goes away under a loaded keyring
+        keyring._loaded_at -= keyring_module.RELOAD_INTERVAL + 1  # a re-read is due
+        assert dict(await keyring.verification_keys()) == kept
+        assert dead.outage.down  # the re-read was tried and failed
+        # The next re-read waits (one failed read per gap, not one per request).
+        assert keyring._retry_at > 0
+        assert dict(await keyring.verification_keys(unknown_kid=True)) == kept
+        keyring.forget()  # no view at all: the outage is the caller's
+        with pytest.raises(ServiceUnavailable):
+            await keyring.verification_keys()
+    finally:
+        await dead.dispose()

@@ -50,15 +50,39 @@ async def test_a_use_shows_at_once_and_is_written_in_one_flush(
 async def test_a_failed_write_keeps_the_times_for_the_next_flush(
     tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A database that cannot be opened (its directory does not exist).
-    broken = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
-    used = LastUsed(broken, clock, ApiKey.key_id, "API keys", log)
+    # A database without the schema: the write fails, and it is no outage (a bug, or a
+    # database not migrated), so it is logged here with its traceback.
+    bare = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'bare.db'}")
+    used = LastUsed(bare, clock, ApiKey.key_id, "API keys", log)
     try:
         used.mark("k1")
         with caplog.at_level(logging.WARNING, logger=log.name):
             assert await used.flush() == 1
         assert "could not write lastUsedAt for 1 API keys" in caplog.text
+        assert any(r.exc_info for r in caplog.records)
         assert used.latest("k1", None) == clock.now()  # still pending
+    finally:
+        await used.close()
+        await bare.dispose()
+
+
+async def test_an_outage_keeps_the_times_and_is_logged_once_by_storage(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A database that cannot be opened (its directory does not exist): an outage.
+    broken = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
+    used = LastUsed(broken, clock, ApiKey.key_id, "API keys", log)
+    try:
+        caplog.set_level(logging.WARNING)
+        for _ in range(3):
+            used.mark("k1")
+            assert await used.flush() == 1
+            assert used.latest("k1", None) == clock.now()  # still pending
+        messages = [r.getMessage() for r in caplog.records]
+        assert [m for m in messages if m.startswith("database unreachable")] != []
+        assert len([m for m in messages if m.startswith("database unreachable")]) == 1
+        assert not any("lastUsedAt" in m for m in messages)
+        assert not any(r.exc_info for r in caplog.records)  # no traceback per flush
     finally:
         await used.close()
         await broken.dispose()

@@ -38,3 +38,18 @@ async def test_mail_throttle(any_cache: Cache) -> None:
     assert not await throttle.allow("a@x.io", "1.1.1.1")  # third mail to the same address
     assert await throttle.allow("b@x.io", None)
     assert not await throttle.allow("c@x.io", "1.1.1.1")  # third counted from the same source
+
+
+async def test_lookup_throttle_counts_every_lookup(any_cache: Cache) -> None:
+    from propusk.services.throttle import LookupThrottle
+
+    throttle = LookupThrottle(any_cache, per_address=2, per_ip=2, window=60)
+    await throttle.check("A@x.io", "1.1.1.1")
+    await throttle.check("a@x.io", "2.2.2.2")  # the same address, whatever the letter case
+    with pytest.raises(TooManyAttempts) as info:
+        await throttle.check("a@x.io", "3.3.3.3")
+    assert 1 <= info.value.retry_after <= 60
+    await throttle.check("b@x.io", "1.1.1.1")  # other addresses are not affected...
+    with pytest.raises(TooManyAttempts):
+        await throttle.check("c@x.io", "1.1.1.1")  # ...until the source's own cap (2)
+    await throttle.check("d@x.io", None)  # no source address: the address cap alone

@@ -110,3 +110,71 @@ async def test_a_missing_table_is_not_an_outage(tmp_path: Path) -> None:
         assert not db.outage.down
     finally:
         await db.dispose()
+
+
+def test_a_success_that_began_before_the_outage_does_not_end_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Requests in flight when the backend goes away finish in any order: one that got
+    through just before must not log a recovery between two failures of one outage."""
+    now = [10.0]
+    outage = Outage("redis", clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="propusk.storage")
+    early = outage.now()  # began while all was well...
+    now[0] = 11.0
+    outage.failed(ConnectionResetError("reset"))
+    now[0] = 11.5
+    outage.ok(early)  # ...and finished after the first failure: no recovery
+    assert outage.down
+    outage.failed(ConnectionRefusedError("refused"))
+    now[0] = 14.0
+    outage.ok(outage.now())  # began after the outage did: the backend is back
+    assert not outage.down
+    assert [r.getMessage() for r in caplog.records] == [
+        "redis unreachable: ConnectionResetError: reset",
+        "redis is back after 3.0 s",
+    ]
+
+
+class _AdapterError(Exception):
+    """As SQLAlchemy's asyncpg adapter translates some driver errors: its own class,
+    the driver's exception as the cause, the SQLSTATE copied."""
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "outage"),
+    [
+        ("57P03", True),  # the database system is shutting down / starting up
+        ("57P01", True),  # terminating connection due to administrator command
+        ("08006", True),  # connection failure
+        ("53300", True),  # too many connections
+        ("23505", False),  # a unique violation is the caller's, not an outage
+        (None, False),
+    ],
+)
+def test_translated_driver_errors_are_outages_by_their_sqlstate(
+    sqlstate: str | None, outage: bool
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from propusk.storage.faults import is_database_outage
+
+    error = DBAPIError(
+        "SELECT 1", {}, _AdapterError("the database system is shutting down", sqlstate)
+    )
+    assert is_database_outage(error) is outage
+
+
+def test_the_driver_error_behind_a_translated_one_counts() -> None:
+    import asyncpg.exceptions
+    from sqlalchemy.exc import DBAPIError
+
+    from propusk.storage.faults import is_database_outage
+
+    translated = _AdapterError("the database system is shutting down", None)
+    translated.__cause__ = asyncpg.exceptions.CannotConnectNowError("shutting down")
+    assert is_database_outage(DBAPIError("SELECT 1", {}, translated))

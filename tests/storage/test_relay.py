@@ -1,11 +1,10 @@
-"""The Redis relay of credential changes, against a private redis-server started here (the
-tests stop and restart it, so they do not use the shared one)."""
+"""The Redis relay of credential changes, against a private redis-server
+(tests/integration/private_services.py: the tests stop and restart it, so they do not use
+the shared one)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,53 +14,16 @@ import pytest
 
 from propusk.core.changes import Changes, Topic
 from propusk.storage.relay import RedisRelay
-from tests.integration.servers import free_port
+from tests.integration.private_services import PrivateRedis
 
 pytestmark = pytest.mark.external
 DEADLINE = 5.0  # seconds a wait may take before the test fails (not a timing assertion)
 
 
-@dataclass
-class PrivateRedis:
-    port: int
-    work: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        self.process = subprocess.Popen(
-            [*args, "--appendonly", "no", "--dir", str(self.work)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            done = subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, check=False
-            )
-            if done.stdout.strip() == b"PONG":
-                return
-            time.sleep(0.05)
-        raise AssertionError("the private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with PrivateRedis.create(tmp_path) as server:
+        yield server
 
 
 @dataclass

@@ -10,7 +10,7 @@ dialect      body of a refusal
 ``propusk``  ``{"error": "<code>", "message": "…"}`` (+ ``WWW-Authenticate`` on 401)
 ``rustore``  ``{"code": "ERROR", "message": "…", "body": null, "timestamp": "<ISO 8601>"}``
 ``waves``    ``{"error": <int>, "message": "…"}``: a node's 618/619/620/621/622, or in
-             API-key mode 2/614/649 (spec section 2)
+             API-key mode 2/614/649 (spec section 2); 640 (503) for an outage
 ``qiwi-xml`` ``<response><result-code fatal="true" message="…">150</result-code></response>``
              (339 blocked address, 13 retry later, 300 anything else)
 ===========  ==========================================================================
@@ -93,8 +93,9 @@ def _retry_after(error: PropuskError) -> tuple[tuple[bytes, bytes], ...]:
 
 def in_propusk_shape(error: PropuskError, dialect: Dialect) -> bool:
     """Whether :func:`render` answers ``error`` with Propusk's own ``{"error": <code>}``:
-    in the propusk dialect, and on Waves routes for what is not about credentials (an
-    outage, an oversized body), which keeps Propusk's answer (:func:`waves_error`)."""
+    in the propusk dialect, and on Waves routes for what is neither about credentials nor
+    an outage (an oversized body, too many attempts), which keeps Propusk's answer
+    (:func:`waves_error`; an outage there is the node's 640)."""
     return dialect in ("propusk", "waves") and not isinstance(error, WavesNodeError)
 
 

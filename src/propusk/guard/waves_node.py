@@ -14,7 +14,14 @@ id    status  when
 620   400     the token's claims cannot be parsed
 621   403     the token lacks the route's role
 622   401     the token is invalid
+640   503     an outage: what the route needs (the database, Redis, the authorization
+              server) cannot be reached; with ``Retry-After``
 ====  ======  ==========================================================================
+
+640 is the node's own ``HealthCheckError``, the one node answer with status 503 whose
+message is free text: a node sends it when a service it depends on fails its health check,
+which is what an outage of Propusk's backends is to the node's client. (The node's other
+503, 642 ``TooManyConnections``, names a connection limit and would mislead.)
 
 A route speaks this dialect when its catalog method says ``dialect = "waves"``, or, with
 the ``waves_errors`` setting, when the credential is a node-style key. The role a route
@@ -28,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from propusk.core.catalog import MethodCatalog
-from propusk.core.errors import PropuskError, TokenExpired
+from propusk.core.errors import PropuskError, ServiceUnavailable, TokenExpired
 from propusk.core.principals import AuthMethod, Principal
 from propusk.core.tokens import InvalidClaims
 
@@ -45,6 +52,7 @@ __all__ = [
     "InvalidTokenError",
     "MissingAuthorization",
     "NoRequiredAuthRole",
+    "NodeUnavailable",
     "PrivacyApiKeyNotValid",
     "WavesNodeError",
     "api_key_role",
@@ -140,6 +148,20 @@ class InvalidTokenError(WavesNodeError):
     message = "Authorization error. Invalid token"
 
 
+class NodeUnavailable(WavesNodeError):
+    """An outage on a Waves route: the node's ``HealthCheckError`` (640, HTTP 503), with
+    Propusk's own text and the outage's ``Retry-After`` (rendered by the dialects)."""
+
+    code = "waves_unavailable"
+    status = 503
+    waves_id = 640
+    message = "The service is temporarily unavailable, try again shortly"
+
+    def __init__(self, outage: ServiceUnavailable, *, detail: str | None = None) -> None:
+        super().__init__(outage.message, detail=detail)
+        self.retry_after = outage.retry_after
+
+
 _API_KEY_ERRORS: Mapping[str, type[WavesNodeError]] = {
     ROLE_ADMIN: ApiKeyNotValid,
     ROLE_PRIVACY: PrivacyApiKeyNotValid,
@@ -187,11 +209,14 @@ def waves_error(
     catalog: MethodCatalog,
     api_key_mode: bool,
 ) -> PropuskError:
-    """``error`` as the node would have said it. Errors that are not about credentials
-    (a malformed path, an oversized body, an outage) keep Propusk's own answer."""
+    """``error`` as the node would have said it. An outage is the node's 640 whatever the
+    credential; other errors that are not about credentials (a malformed path, an
+    oversized body, too many attempts) keep Propusk's own answer."""
     if isinstance(error, WavesNodeError):
         return error
     detail = f"waves: {error.code}" + (f" ({error.detail})" if error.detail else "")
+    if isinstance(error, ServiceUnavailable):
+        return NodeUnavailable(error, detail=detail)
     if error.status not in (401, 403) and not isinstance(error, InvalidClaims):
         return error
     kind = presented or (principal.method if principal is not None else None)

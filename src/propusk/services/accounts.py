@@ -28,7 +28,7 @@ from propusk.services.audit import Actor, Origin
 from propusk.services.base import UseCase
 from propusk.services.mail import Mailer
 from propusk.services.passwords import PasswordService
-from propusk.services.throttle import MailThrottle
+from propusk.services.throttle import LookupThrottle, MailThrottle
 from propusk.services.views import view_of
 from propusk.storage.models import Account, AccountRole, Address, EmailToken
 
@@ -61,6 +61,7 @@ class Accounts(UseCase):
     passwords: PasswordService
     settings: Settings
     mail_throttle: MailThrottle
+    lookup_throttle: LookupThrottle
 
     # -- registration and confirmation ------------------------------------------------
 
@@ -283,8 +284,11 @@ class Accounts(UseCase):
             raise Conflict("This address is already registered for the account") from None
         return row.id
 
-    async def email_exists(self, email: str) -> bool:
+    async def email_exists(self, email: str, origin: Origin) -> bool:
+        """Whether an account has this e-mail address; look-ups are limited per address
+        and per ``origin.ip`` (429 beyond), since every answer reveals an account."""
         email = normalize_email(email)
+        await self.lookup_throttle.check(email, origin.ip)
         async with self.db.read() as session:
             count = await session.scalar(
                 select(func.count()).select_from(Account).where(Account.email == email)

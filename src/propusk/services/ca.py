@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from propusk.config import Settings
 from propusk.core import sealing
 from propusk.core.csr import format_subject, parse_subject
-from propusk.core.errors import Conflict, InvalidRequest, NotFound
+from propusk.core.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from propusk.core.pki import CaKey, CaMaterial, RevokedEntry, build_crl, create_ca, load_ca
 from propusk.services.audit import Origin
 from propusk.services.base import UseCase
@@ -338,6 +338,8 @@ class CertificateAuthority(UseCase):
                 await self.crl_der()
             except NotFound:
                 pass  # no CA yet
+            except ServiceUnavailable:
+                pass  # the database is down: logged once by storage; retried next round
             except Exception:  # a failed rebuild must not stop the next ones
                 log.exception("the CRL could not be rebuilt")
             await asyncio.sleep(interval)

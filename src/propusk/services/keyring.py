@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from propusk.config import ConfigError, Settings
 from propusk.core import sealing
+from propusk.core.errors import ServiceUnavailable
 from propusk.core.keys import load_private_der, private_key_der, public_key_der, rsa_kid
 from propusk.services.clock import Clock
 from propusk.storage.db import Database
@@ -112,6 +113,7 @@ class Keyring:
         self._clock = clock
         self._loaded: _Loaded | None = None
         self._loaded_at = 0.0
+        self._retry_at = 0.0  # no re-read before this (monotonic): the database was down
         self._private_cache: dict[str, RSAKey] = {}
         self._lock = asyncio.Lock()
         self._jwe_lock = asyncio.Lock()
@@ -266,18 +268,38 @@ class Keyring:
             pepper=pepper,
         )
 
+    def _due(self, force: bool) -> bool:
+        """Whether the cached view must be re-read now (see :meth:`_current`)."""
+        if self._loaded is None:
+            return True
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        age = now - self._loaded_at
+        return age > RELOAD_INTERVAL or (force and age > FORCED_RELOAD_GAP)
+
     async def _current(self, *, force: bool = False) -> _Loaded:
-        age = time.monotonic() - self._loaded_at
-        if self._loaded is None or age > RELOAD_INTERVAL or (force and age > FORCED_RELOAD_GAP):
+        """The cached view of the keyring, re-read every ``RELOAD_INTERVAL`` seconds.
+
+        When a re-read finds the database unreachable, the view read last keeps serving
+        (tokens keep verifying through an outage: the keys change only by rotation, which
+        needs the database too) and the next re-read waits ``FORCED_RELOAD_GAP`` seconds,
+        so an outage costs one failed read per gap, not one per request. Keys that a
+        rotation retires meanwhile (``verify_until``) keep verifying until the database is
+        back. With no view at all (a process that started during the outage) the outage
+        is the caller's: a 503."""
+        if self._due(force):
             async with self._lock:
-                age = time.monotonic() - self._loaded_at
-                if (
-                    self._loaded is None
-                    or age > RELOAD_INTERVAL
-                    or (force and age > FORCED_RELOAD_GAP)
-                ):
-                    self._loaded = await self._load()
-                    self._loaded_at = time.monotonic()
+                if self._due(force):
+                    try:
+                        loaded = await self._load()
+                    except ServiceUnavailable:
+                        if self._loaded is None:
+                            raise
+                        self._retry_at = time.monotonic() + FORCED_RELOAD_GAP
+                    else:
+                        self._loaded, self._loaded_at = loaded, time.monotonic()
+                        self._retry_at = 0.0
         assert self._loaded is not None
         return self._loaded
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from propusk.core.errors import ServiceUnavailable
 from propusk.services.clock import Clock
 from propusk.storage.db import Database
 
@@ -63,15 +64,24 @@ class LastUsed:
                     await session.execute(
                         update(self.key.class_).where(self.key == key_id).values(last_used_at=when)
                     )
+        except ServiceUnavailable:
+            # The database is down: the outage is logged once, where it was detected
+            # (storage.faults); the times wait for the next flush.
+            self._keep(pending)
         except Exception:  # a lost lastUsedAt must not break anything; retried next time
             # With the traceback: a broad except must not hide a bug (only key ids and
             # times are in these statements, nothing secret).
             self.log.warning(
                 "could not write lastUsedAt for %d %s", len(pending), self.what, exc_info=True
             )
-            for key_id, when in pending.items():
-                self._pending.setdefault(key_id, when)
+            self._keep(pending)
         return len(pending)
+
+    def _keep(self, pending: dict[str, datetime]) -> None:
+        """Put unwritten times back for the next flush (a newer use, marked meanwhile,
+        wins)."""
+        for key_id, when in pending.items():
+            self._pending.setdefault(key_id, when)
 
     async def close(self) -> None:
         """Stop the timer and write what is pending (at shutdown)."""

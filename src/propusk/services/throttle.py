@@ -1,4 +1,5 @@
-"""Brute-force limits on failed logins, per account and per source address."""
+"""Brute-force limits: failed logins, account look-ups and mails, each per account (or
+address) and per source address."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 from propusk.core.errors import TooManyAttempts
 from propusk.storage.cache import Cache
 
-__all__ = ["LoginThrottle", "MailThrottle"]
+__all__ = ["LoginThrottle", "LookupThrottle", "MailThrottle"]
 
 
 def _key(kind: str, value: str) -> str:
@@ -71,3 +72,25 @@ class MailThrottle(_Window):
                 return False
         count, _ = await self._cache.incr(_key("mail", address.lower()), self._window)
         return count <= self._per_address
+
+
+class LookupThrottle(_Window):
+    """Caps the look-ups of ``GET /v1/user/address/exists``, per e-mail address and per
+    source address, as logins are capped: every answer tells whether an account exists,
+    so each look-up counts (not only failures), and beyond a cap the look-up is refused
+    with 429 + Retry-After until the window ends."""
+
+    def __init__(self, cache: Cache, *, per_address: int, per_ip: int, window: int) -> None:
+        super().__init__(cache, per_ip, window)
+        self._per_address = per_address
+
+    async def check(self, address: str, ip: str | None) -> None:
+        # The source address first: a sweep of many addresses from one client stops here
+        # without making a counter for every address it names.
+        if ip:
+            count, left = await self._cache.incr(_key("lookup-ip", ip), self._window)
+            if count > self._per_ip:
+                raise TooManyAttempts(left)
+        count, left = await self._cache.incr(_key("lookup", address.lower()), self._window)
+        if count > self._per_address:
+            raise TooManyAttempts(left)

@@ -35,6 +35,10 @@ class Cache(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def ping(self) -> None:
+        """Nothing, or ServiceUnavailable when the backend cannot be reached (health)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -109,6 +113,9 @@ class MemoryCache:
     async def delete(self, key: str) -> None:
         self._space(key).pop(key, None)
 
+    async def ping(self) -> None:
+        """Process memory is always there."""
+
     async def close(self) -> None:
         self._spaces.clear()
 
@@ -125,13 +132,14 @@ class RedisCache:
 
     @asynccontextmanager
     async def _calling(self) -> AsyncIterator[None]:
+        started = self.outage.now()
         try:
             yield
         except Exception as exc:
             if is_cache_outage(exc):
                 raise self.outage.failed(exc) from None
             raise
-        self.outage.ok()
+        self.outage.ok(started)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "propusk:") -> RedisCache:
@@ -163,6 +171,10 @@ class RedisCache:
     async def delete(self, key: str) -> None:
         async with self._calling():
             await self._redis.delete(self._prefix + key)
+
+    async def ping(self) -> None:
+        async with self._calling():
+            await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import (
 
 from propusk.storage.faults import Outage, is_database_outage
 
-__all__ = ["Database", "create_engine", "is_sqlite"]
+__all__ = ["CONNECT_TIMEOUT", "Database", "create_engine", "is_sqlite"]
+
+CONNECT_TIMEOUT = 5.0  # seconds to open a PostgreSQL connection before it is an outage
 
 
 async def _quiet_rollback(session: AsyncSession) -> None:
@@ -70,6 +72,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
+    # asyncpg waits 60 s for a connection by default; a server that does not answer (a
+    # network partition rather than a refused port) should become a 503 sooner.
+    kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return create_async_engine(url, **kwargs)
 
 
@@ -105,6 +110,7 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work; ServiceUnavailable when the database cannot be reached."""
+        started = self.outage.now()
         try:
             async with self._factory() as session:
                 try:
@@ -117,7 +123,7 @@ class Database:
             if is_database_outage(exc):
                 raise self.outage.failed(exc) from None
             raise
-        self.outage.ok()
+        self.outage.ok(started)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -125,6 +131,7 @@ class Database:
         lock, so health checks and token checks do not queue behind writers."""
         # Closing (not rolling back) ends the transaction when the connection goes back to
         # the pool, and leaves loaded objects readable (a rollback would expire them).
+        started = self.outage.now()
         try:
             async with self._read_factory() as session:
                 yield session
@@ -132,7 +139,7 @@ class Database:
             if is_database_outage(exc):
                 raise self.outage.failed(exc) from None
             raise
-        self.outage.ok()
+        self.outage.ok(started)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

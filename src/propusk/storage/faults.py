@@ -45,7 +45,29 @@ _PG_OUTAGES = frozenset(
 )
 
 
+# The same by SQLSTATE: class 08 (connection exception), the server shutting down or
+# starting (57P01-57P03), out of connection slots (53300).
+_PG_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
 _SQLITE_OUTAGES = ("database is locked", "unable to open", "disk i/o error", "database is full")
+
+
+def _pg_outage(orig: BaseException | None) -> bool:
+    """The driver's error, or one it was translated from, is a server that is not there.
+
+    SQLAlchemy's asyncpg adapter raises its own ``Error`` for some of asyncpg's (a
+    connection refused with "the database system is shutting down" arrives as a plain
+    ``DBAPIError``): the asyncpg exception is its cause, and both carry the SQLSTATE."""
+    for _ in range(4):  # the chain is short; bounded all the same
+        if orig is None:
+            return False
+        if type(orig).__name__ in _PG_OUTAGES:
+            return True
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _PG_OUTAGE_STATES):
+            return True
+        orig = orig.__cause__
+    return False
 
 
 def is_database_outage(exc: BaseException) -> bool:
@@ -59,7 +81,7 @@ def is_database_outage(exc: BaseException) -> bool:
             return any(word in text for word in _SQLITE_OUTAGES)
         if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             return True
-        return type(exc.orig).__name__ in _PG_OUTAGES
+        return _pg_outage(exc.orig)
     # A refused connection reaches us unwrapped from the driver's connect (an OSError).
     return isinstance(exc, sa_exc.TimeoutError | OSError | TimeoutError)
 
@@ -86,6 +108,10 @@ class Outage:
     def down(self) -> bool:
         return self._down_since is not None
 
+    def now(self) -> float:
+        """A time to hand back to :meth:`ok` when the operation it starts succeeds."""
+        return self._clock()
+
     def failed(self, exc: BaseException) -> ServiceUnavailable:
         if self._down_since is None:
             self._down_since = self._clock()
@@ -96,7 +122,13 @@ class Outage:
             retry_after=self.retry_after,
         )
 
-    def ok(self) -> None:
+    def ok(self, started: float | None = None) -> None:
+        """A success. With ``started`` (from :meth:`now`, taken when the operation began),
+        an operation that began before the outage did does not end it: requests that were
+        in flight when the backend went away finish in any order, and one that got through
+        just before must not log a recovery between two failures of the same outage."""
         if self._down_since is not None:
+            if started is not None and started < self._down_since:
+                return
             log.warning("%s is back after %.1f s", self.name, self._clock() - self._down_since)
             self._down_since = None

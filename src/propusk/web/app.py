@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from propusk import __version__
 from propusk.config import ConfigError, Settings
+from propusk.core.errors import ServiceUnavailable
 from propusk.demo.app import create_demo_app
 from propusk.guard.middleware import PropuskGuard
 from propusk.web.api import (
@@ -37,6 +39,8 @@ from propusk.wiring import Services, build_services
 
 __all__ = ["create_app"]
 
+log = logging.getLogger("propusk.web")
+
 
 def _networks(name: str, values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     try:
@@ -53,7 +57,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await resolved.keyring.signing_key()  # fail at start, not at the first login
+        try:
+            await resolved.keyring.signing_key()  # fail at start, not at the first login
+        except ServiceUnavailable:
+            # The database is down (logged once by storage): serve anyway, so that health
+            # checks answer and requests get 503 + Retry-After until it is back; a missing
+            # signing key (ConfigError) still stops the start.
+            log.warning("starting without the database; requests that need it answer 503")
         if owned:
             await resolved.start()  # the relay of credential changes between processes
         # The CRL is rebuilt in the background after revocations and before nextUpdate.

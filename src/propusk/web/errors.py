@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from propusk.core.errors import PropuskError
+from propusk.core.errors import PropuskError, ServiceUnavailable
 from propusk.guard.dialects import render
 
 __all__ = ["error_response", "install_error_handlers"]
@@ -45,7 +45,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PropuskError)
     async def _propusk(request: Request, exc: PropuskError) -> Response:
-        if exc.detail:
+        # An outage is logged once, when it begins (storage.faults), not once per request.
+        if exc.detail and not isinstance(exc, ServiceUnavailable):
             log.info("%s %s -> %s (%s)", request.method, request.url.path, exc.code, exc.detail)
         # The server's own API speaks Propusk's dialect (Retry-After and the Bearer
         # challenge included); the guard's dialects render it, as they render refusals.

@@ -33,7 +33,13 @@ from fastapi.responses import JSONResponse
 
 from propusk.core import digital_sign
 from propusk.core.cnf import cnf_claim
-from propusk.core.errors import Forbidden, InvalidRequest, PayloadTooLarge, PropuskError
+from propusk.core.errors import (
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    PropuskError,
+    ServiceUnavailable,
+)
 from propusk.core.principals import Principal
 from propusk.guard.ports import TokenVerifier
 from propusk.services.partner_keys import PartnerKey
@@ -146,6 +152,10 @@ async def _token(services: Services, token: str) -> dict[str, Any]:
         verifier = services.exchange
     try:
         principal = await verifier.verify(token)
+    except ServiceUnavailable:
+        # An outage is not an inactive token: the resource server must hear 503 (and
+        # retry) rather than refuse, or cache the refusal of, a token that may be valid.
+        raise
     except PropuskError as exc:
         log.info("introspection: inactive token (%s)", exc.detail or exc.code)
         return {"active": False}

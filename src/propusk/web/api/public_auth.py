@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
 from propusk.core.catalog import Dialect
-from propusk.core.errors import InvalidRequest, PropuskError
+from propusk.core.errors import InvalidRequest, PropuskError, ServiceUnavailable
 from propusk.services.exchange import server_time
 from propusk.web.deps import OriginDep, ServicesDep
 from propusk.web.mtls import binding_thumbprint
@@ -29,8 +29,16 @@ MAX_FIELD = 4096
 
 
 def envelope(
-    now_iso: str, *, body: Any = None, message: str | None = None, status: int = 200
+    now_iso: str,
+    *,
+    body: Any = None,
+    message: str | None = None,
+    status: int = 200,
+    retry_after: int | None = None,
 ) -> JSONResponse:
+    headers = {"Cache-Control": "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         {
             "code": "OK" if status == 200 else "ERROR",
@@ -39,7 +47,7 @@ def envelope(
             "timestamp": now_iso,
         },
         status_code=status,
-        headers={"Cache-Control": "no-store"},
+        headers=headers,
     )
 
 
@@ -72,10 +80,19 @@ async def exchange(request: Request, services: ServicesDep, origin: OriginDep) -
             key_id, timestamp, signature, origin, cert_thumbprint=bound_to
         )
     except PropuskError as exc:
-        if exc.detail:
+        # An outage is logged once, when it begins (storage.faults), not once per request.
+        if exc.detail and not isinstance(exc, ServiceUnavailable):
             log.info("exchange refused: %s (%s)", exc.code, exc.detail)
-        status = exc.status if exc.status in (400, 401, 413, 429) else 400
-        return envelope(now, message=exc.message, status=status)
+        # An outage (503) and too many attempts (429) keep their status and Retry-After:
+        # a client must be able to tell "try again" from "your request is wrong" (400).
+        status = exc.status if exc.status in (400, 401, 413, 429, 503) else 400
+        retry = getattr(exc, "retry_after", None)
+        return envelope(
+            now,
+            message=exc.message,
+            status=status,
+            retry_after=retry if isinstance(retry, int) else None,
+        )
     return envelope(now, body={"jwe": grant.jwe, "ttl": grant.ttl})
 
 

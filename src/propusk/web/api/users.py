@@ -146,6 +146,8 @@ async def add_address(
 @router.get("/address/exists")
 async def address_exists(
     services: ServicesDep,
+    origin: OriginDep,
     email: Annotated[str, Query(max_length=320)],
 ) -> dict[str, bool]:
-    return {"exist": await services.accounts.email_exists(email)}
+    """Whether the address is registered; limited like logins (429 + Retry-After)."""
+    return {"exist": await services.accounts.email_exists(email, origin)}

@@ -363,6 +363,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Too many attempts, try again later.",
         "Слишком много попыток, попробуйте позже.",
     ),
+    "error.unavailable": (
+        "The service is temporarily unavailable. Try again in a moment.",
+        "Сервис временно недоступен. Повторите попытку чуть позже.",
+    ),
 }
 
 

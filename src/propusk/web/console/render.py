@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from propusk.core.errors import PropuskError
+from propusk.core.errors import PropuskError, ServiceUnavailable
 from propusk.web.console.i18n import has_key, translate
 from propusk.web.console.session import ConsoleSession, check_csrf, load_session, write_cookie
 from propusk.web.deps import OriginDep, ServicesDep
@@ -144,6 +144,14 @@ def _error_page(request: Request, status: int, key: str, detail: str | None = No
     return page(request, "error.html", status=status, error_key=key, detail=detail)
 
 
+def _propusk_error_page(request: Request, exc: PropuskError) -> Response:
+    response = _error_page(request, exc.status, f"error.{exc.code}", exc.message)
+    retry = getattr(exc, "retry_after", None)
+    if isinstance(retry, int):  # an outage (503) or a throttle (429)
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
 class ConsoleRoute(APIRoute):
     """HTML errors and the session cookie for every console route."""
 
@@ -168,11 +176,16 @@ class ConsoleRoute(APIRoute):
                     session.say("error", exc.message)
                     response = redirect(back_to(request))
                 else:
-                    response = _error_page(request, exc.status, f"error.{exc.code}", exc.message)
+                    response = _propusk_error_page(request, exc)
             session = _session_of(request)
             if session is not None:
                 services = request.app.state.services
-                await write_cookie(request, response, services, session)
+                try:
+                    await write_cookie(request, response, services, session)
+                except ServiceUnavailable as exc:
+                    # Sealing the cookie needs the keyring; without the database (and no
+                    # keyring read yet) the page is an outage page, the cookie unchanged.
+                    response = _propusk_error_page(request, exc)
             return response
 
         return handler

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Request, Response
 
 from propusk.core import sealing
-from propusk.core.errors import InvalidToken, PropuskError
+from propusk.core.errors import InvalidToken, PropuskError, ServiceUnavailable
 from propusk.core.identifiers import LOCALES  # the account locales, one list
 from propusk.core.principals import Principal
 from propusk.services.audit import Origin
@@ -178,6 +178,8 @@ async def _still_signed_in(services: Services, session: ConsoleSession, origin: 
     try:
         pair = await services.sessions.refresh(session.refresh, origin)
         session.principal = await services.sessions.verify_access(pair.access_token)
+    except ServiceUnavailable:
+        raise  # an outage: an error page (503), not a sign-out
     except PropuskError:
         return False
     session.access, session.refresh, session.dirty = pair.access_token, pair.refresh_token, True
