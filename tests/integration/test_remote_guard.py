@@ -8,22 +8,21 @@ credential that must be asked about gets 503 while JWKS-verified tokens keep pas
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from propusk.demo import DEMO_CATALOG
-from tests.integration.servers import BIN, free_port, propusk_env, propusk_server, running
-from tests.web.service_key_helpers import load_private, sign, timestamp
-from tests.web.signing_key_helpers import public_pem, signed, xml_body
+from tests.integration.provision import cli
+from tests.integration.provision import provision as provision_org
+from tests.integration.servers import free_port, propusk_env, propusk_server, running
+from tests.web.signing_key_helpers import signed, xml_body
 
 pytestmark = pytest.mark.external
 
@@ -52,74 +51,13 @@ class World:
     stop_server: Callable[[], None]
 
 
-def cli(data: Path, *args: str) -> None:
-    done = subprocess.run(
-        [str(BIN / "propusk"), "--data-dir", str(data), *args],
-        env=propusk_env(data),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def provision(server: str, data: Path) -> dict[str, str]:
     """On the server: an owner with an org, an app and one credential of each kind; an
     account for the resource API holding only the introspect role."""
-    cli(data, "admin", "create", "--email", OWNER, "--password", PASSWORD)
-    cli(data, "admin", "create", "--email", INTROSPECTOR, "--password", PASSWORD)
-    cli(data, "admin", "set-roles", INTROSPECTOR, "user", "introspect")
-    with httpx.Client(base_url=server, timeout=10) as http:
-        r = http.post("/v1/auth/login", json={"username": OWNER, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        token = r.json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {token}"
-        org = http.post("/v1/orgs", json={"name": "Remote", "kind": "company"}).json()["id"]
-        app = http.post(f"/v1/orgs/{org}/apps", json={"name": "Shop"}).json()["id"]
-        r = http.post(
-            f"/v1/orgs/{org}/service-keys",
-            json={"name": "ci", "methods": ["apps.read"], "appIds": [app]},
-        )
-        assert r.status_code == 201, r.text
-        service_key, private = r.json()["keyId"], load_private(r.json()["privateKey"])
-        ts = timestamp(datetime.now(UTC))
-        signature = sign(private, service_key, ts)
-        r = httpx.post(
-            f"{server}/public/auth/",
-            json={"keyId": service_key, "timestamp": ts, "signature": signature},
-        )
-        assert r.status_code == 200, r.text
-        public_token = r.json()["body"]["jwe"]
-        r = http.post(
-            f"/v1/orgs/{org}/api-keys",
-            json={"name": "ak", "methods": ["reports.read"], "appIds": [app]},
-        )
-        assert r.status_code == 201, r.text
-        api_key = r.json()
-        r = http.post(
-            f"/v1/orgs/{org}/signing-keys",
-            json={
-                "name": "partner",
-                "publicKeyPem": public_pem(),
-                "login": "shop-remote",
-                "methods": ["payments.topup"],
-                "appIds": [],
-            },
-        )
-        assert r.status_code == 201, r.text
-        account = http.get("/v1/user/profile").json()
-        return {
-            "token": token,
-            "account": account["id"],
-            "org": org,
-            "app": app,
-            "service_key": service_key,
-            "public_token": public_token,
-            "api_key_id": api_key["keyId"],
-            "api_key": api_key["key"],
-            "signing_key": r.json()["keyId"],
-        }
+    env = propusk_env(data)
+    cli(env, "admin", "create", "--email", INTROSPECTOR, "--password", PASSWORD)
+    cli(env, "admin", "set-roles", INTROSPECTOR, "user", "introspect")
+    return provision_org(server, env, owner=OWNER, password=PASSWORD, login="shop-remote")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from propusk.services.node_cache import MISS, Miss, NodeCache
 
 
@@ -44,3 +46,26 @@ async def test_get_or_load_reads_once_and_never_caches_a_miss() -> None:
     assert await cache.get_or_load("unknown", load) is None
     assert reads == ["abc", "unknown", "unknown"]
     assert len(cache) == 1
+
+
+async def test_a_read_under_way_when_its_entry_is_forgotten_is_not_cached() -> None:
+    # Node B reads a key's state while node A commits a change and announces it: the
+    # read may have seen the old state, so it must not stay cached for the whole TTL.
+    reading, announced = asyncio.Event(), asyncio.Event()
+    state = {"k": "active"}
+
+    async def load(key: str) -> str:
+        value = state[key]
+        reading.set()
+        await announced.wait()  # the change and its announcement land mid-read
+        return value
+
+    cache: NodeCache[str, str] = NodeCache(300)
+    read = asyncio.create_task(cache.get_or_load("k", load))
+    await reading.wait()
+    state["k"] = "disabled"
+    cache.forget("k")
+    announced.set()
+    assert await read == "active"  # this one caller got what was true when it asked
+    assert cache.get("k") is MISS  # but the next one reads again
+    assert await cache.get_or_load("k", load) == "disabled"

@@ -77,6 +77,15 @@ async def test_a_change_reaches_the_other_process(nodes: list[Node]) -> None:
     await _until(lambda: ("service-key", "k2") in a.forgotten)
 
 
+async def test_the_first_subscription_clears_what_was_cached_before_it(
+    nodes: list[Node],
+) -> None:
+    # Requests may fill a process's caches before its subscription is live, and a change
+    # announced then is not heard: so subscribing clears them, the first time too.
+    # One clear each, heard by the handlers of both topics.
+    assert [node.cleared for node in nodes] == [2, 2]
+
+
 async def test_garbage_on_the_channel_is_ignored(nodes: list[Node]) -> None:
     a, b = nodes
     client = a.relay._redis

@@ -17,6 +17,8 @@ import click
 from .context import CliContext, console, fail, file_option, pass_cli, run, run_with_services
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from propusk.config import Settings
     from propusk.services.audit import Origin
     from propusk.web.tls import ServerContextFactory
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 
 # How long SIGTERM waits for requests in flight before closing their connections.
 DRAIN_SECONDS = 30
+
+
+def _exit_drained(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's own handler: exit 0 (see ``serve``)."""
+    raise SystemExit(0)
 
 
 def _cli_origin() -> Origin:
@@ -284,13 +291,9 @@ def serve(
     _master_key(s, why="\n(the server does not start without the master key)")
     _require_schema(s)
     _check_keyring_opens(s)
-    import logging
+    from propusk.web.asgi import configure_logging
 
-    # Propusk's own loggers (refusal reasons, mail failures) at the configured level.
-    logging.basicConfig(
-        level=logging.DEBUG if s.log_level == "trace" else s.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(s)  # and again in each worker process (propusk.web.asgi)
 
     import uvicorn
 
@@ -316,12 +319,19 @@ def serve(
         console.print(f"{processes} worker processes")
         uvicorn.run("propusk.web.asgi:create_app", factory=True, workers=processes, **options)
         return
+    import signal
+
     from propusk.web.app import create_app
 
     try:
         app = create_app(s)
     except ConfigError as exc:
         fail(str(exc))
+    # uvicorn drains on SIGTERM, then raises the signal again for the handler it found: the
+    # default one would end a cleanly drained server as killed by SIGTERM (status 143), and
+    # supervisors would take that for a failure. (With workers, uvicorn's supervisor
+    # process handles the signal itself and exits 0.)
+    signal.signal(signal.SIGTERM, _exit_drained)
     uvicorn.run(app, **options)
 
 

@@ -5,6 +5,10 @@ An entry is trusted for ``ttl`` seconds (``key_state_ttl``), then read again, so
 made on another node is seen within that bound; the node that makes a change forgets the
 entry at once. The cache is bounded: anyone can present ids, and memory must not grow
 with them.
+
+A read that was under way when its entry was forgotten may have read the state from
+before the change; it answers its caller but is not cached, or a change announced by
+another node while this node was reading would be lost until the TTL ran out.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class NodeCache(Generic[K, V]):
         self._max = max_entries
         self._evict = evict
         self._entries: dict[K, tuple[V, float]] = {}
+        # Counts forgets and clears: a load that sees it move may hold a stale value.
+        self._changes = 0
 
     def get(self, key: K) -> V | Literal[Miss.MISS]:
         """The cached value while it is fresh, else MISS (read it, then :meth:`put` it)."""
@@ -59,10 +65,12 @@ class NodeCache(Generic[K, V]):
         cached = self.get(key)
         if cached is not MISS:
             return cached
+        before = self._changes
         loaded = await load(key)
         if loaded is MISS:
             return None
-        self.put(key, loaded)
+        if self._changes == before:  # else a change came during the read: maybe stale
+            self.put(key, loaded)
         return loaded
 
     def put(self, key: K, value: V) -> None:
@@ -72,10 +80,12 @@ class NodeCache(Generic[K, V]):
         self._entries[key] = (value, time.monotonic())
 
     def forget(self, key: K) -> None:
-        """Drop one entry (this node changed it)."""
+        """Drop one entry (it changed, here or on another node)."""
+        self._changes += 1
         self._entries.pop(key, None)
 
     def clear(self) -> None:
+        self._changes += 1
         self._entries.clear()
 
     def __len__(self) -> int:

@@ -4,7 +4,8 @@ process or node, to the local :class:`~propusk.core.changes.Changes`.
 
 Delivery is best effort, so the caches' TTL remains the bound: a failed publish is
 logged (once per outage); when the subscription drops, it is re-established with back-off
-and every local cache is cleared, because announcements may have been missed meanwhile.
+and every local cache is cleared, because announcements may have been missed meanwhile
+(and once the first subscription is live, for what was cached before it).
 """
 
 from __future__ import annotations
@@ -61,14 +62,14 @@ class RedisRelay:
             self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def _listen(self) -> None:
-        first = True
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    if not first:
-                        self._changes.clear()  # what was said while we were away is lost
-                    first = False
+                    # What was said while we were not listening is lost: after an outage,
+                    # and at start too, where requests may have filled the caches before
+                    # the subscription was live.
+                    self._changes.clear()
                     self._outage.ok()
                     self.subscribed.set()
                     async for message in pubsub.listen():

@@ -13,15 +13,26 @@ process would otherwise keep replay caches and throttles of its own (docs/deploy
 
 from __future__ import annotations
 
+import logging
 import os
 
 from fastapi import FastAPI
 
-from propusk.config import ConfigError, load_settings
+from propusk.config import ConfigError, Settings, load_settings
 from propusk.web.app import create_app as build_app
 from propusk.wiring import require_shared_state
 
-__all__ = ["create_app"]
+__all__ = ["configure_logging", "create_app"]
+
+
+def configure_logging(settings: Settings) -> None:
+    """Propusk's own loggers (refusal reasons, mail failures) on standard error at
+    ``log_level``, unless the program has configured logging already. Every worker
+    process calls it: a spawned worker inherits none of its parent's logging set-up."""
+    logging.basicConfig(
+        level=logging.DEBUG if settings.log_level == "trace" else settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _declared_processes() -> int:
@@ -38,4 +49,5 @@ def create_app() -> FastAPI:
     """A new Propusk app from the environment; every worker process calls it once."""
     settings = load_settings()
     require_shared_state(settings, _declared_processes())
+    configure_logging(settings)
     return build_app(settings)
