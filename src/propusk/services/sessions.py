@@ -26,6 +26,7 @@ from propusk.core.errors import (
     InvalidRequest,
     InvalidToken,
     PropuskError,
+    ServiceUnavailable,
 )
 from propusk.core.identifiers import normalize_email
 from propusk.core.opaque import digest, make_secret, successor_secret
@@ -370,7 +371,13 @@ class Sessions(UseCase):
         # The token says who; the account as it is now says whether and with which roles:
         # a disabled account or a removed role stops working at once, not at the token's
         # exp (every process hears of a role change: changes topic "account").
-        state = await self._states.get_or_load(principal.subject, self._account_state)
+        try:
+            state = await self._states.get_or_load(principal.subject, self._account_state)
+        except ServiceUnavailable:
+            # The database is away: the token verified, and lives 15 minutes at most, so it
+            # goes on as it is, as self-contained tokens did before this check (outages
+            # must not take every API call down; docs/deployment.md).
+            return principal
         if state is None or not state.active:
             raise InvalidToken(detail="the token's account is gone or not active")
         if not principal.roles <= state.roles:
