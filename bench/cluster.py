@@ -108,7 +108,14 @@ def shared_state(issuer_port: int) -> Iterator[SharedState]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise BenchError(f"Redis at {describe_redis()} (set {REDIS_ENV}): {exc}") from exc
     try:
-        with keystore.postgres_database(name) as database_url:
+        with ExitStack() as stack:
+            try:
+                database_url = stack.enter_context(keystore.postgres_database(name))
+            except Exception as exc:  # no server there, no permission: say which and why
+                raise BenchError(
+                    f"no database could be created at {keystore.describe_postgres()} (set "
+                    f"{keystore.POSTGRES_ENV}): {type(exc).__name__}: {exc}"
+                ) from exc
             env = _environment(
                 {
                     "PROPUSK_DATABASE_URL": database_url,

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
+import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.budget import Budget
@@ -487,7 +488,7 @@ def run(budget: Budget) -> list[Section]:
     )
     try:
         results, processes, server_errors, backends = _measure(budget)
-    except (BenchError, httpx.HTTPError, OSError) as exc:
+    except (BenchError, httpx.HTTPError, OSError, redis.RedisError) as exc:
         section.notes.append(f"ERROR the benchmark failed: {type(exc).__name__}: {exc}")
         return [section]
     section.rows = _rows(results)
