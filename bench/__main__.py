@@ -1,11 +1,14 @@
 """``python -m bench [all|login|refresh|forward-auth|api-keys|exchange|authorize|
-service-tokens|signatures|certificates|mtls|http-signatures|console] [--quick] [--markdown]``.
+service-tokens|signatures|certificates|mtls|http-signatures|console|scaling] [--quick]
+[--markdown]``.
 
 One server is started for the benchmarks that share one (login, refresh, forward-auth, the
 HTTP part of api-keys) and stopped at the end (also on Ctrl-C or SIGTERM). The exchange
 benchmark then starts and stops its own servers (a bare uvicorn, Propusk on SQLite, Propusk
-on PostgreSQL). The in-process benchmarks (``authorize``, ``service-tokens``, the in-process
-part of ``api-keys``) run last, with no server left.
+on PostgreSQL), and so does the scaling benchmark (three nodes on one PostgreSQL + Redis:
+one node of one worker, one of two workers, a second node of one worker; only when named,
+``all`` leaves it out). The in-process benchmarks (``authorize``, ``service-tokens``, the
+in-process part of ``api-keys``) run last, with no server left.
 Exit status: 0 when every request succeeded, 1 when some failed, 2 when the benchmark
 could not run, 130 when interrupted.
 """
@@ -33,6 +36,7 @@ from bench import (
     machine,
     mtls,
     refresh,
+    scaling,
     service_tokens,
     signatures,
 )
@@ -51,6 +55,7 @@ SERVER_BENCHMARKS: dict[str, Callable[[Server, Budget], Section | list[Section]]
 }
 OWN_SERVER_BENCHMARKS: dict[str, Callable[[Budget], list[Section]]] = {
     "exchange": exchange.run,
+    "scaling": scaling.run,
 }
 IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
     "authorize": authorize.run,
@@ -66,6 +71,9 @@ IN_PROCESS_BENCHMARKS: dict[str, Callable[[Budget], Section]] = {
 BENCHMARKS = tuple(
     dict.fromkeys((*SERVER_BENCHMARKS, *OWN_SERVER_BENCHMARKS, *IN_PROCESS_BENCHMARKS))
 )
+# Run only when named: scaling needs PostgreSQL and Redis, flushes a Redis database of its
+# own and takes minutes (docs/scaling.md).
+NOT_IN_ALL = ("scaling",)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=("all", *BENCHMARKS),
         default="all",
-        help="which benchmark to run (default: all)",
+        help="which benchmark to run (default: all, which leaves out scaling)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="shorter loops (a smoke test, noisier figures)"
@@ -95,7 +103,10 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     budget = QUICK if args.quick else FULL
-    names = list(BENCHMARKS) if args.benchmark == "all" else [args.benchmark]
+    if args.benchmark == "all":
+        names = [name for name in BENCHMARKS if name not in NOT_IN_ALL]
+    else:
+        names = [args.benchmark]
     with_server = [name for name in names if name in SERVER_BENCHMARKS]
     own_server = [name for name in names if name in OWN_SERVER_BENCHMARKS]
     in_process = [name for name in names if name in IN_PROCESS_BENCHMARKS]
@@ -114,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" one-key and {budget.exchange_distinct} distinct-key bodies, at most "
         f"{budget.exchange_seconds:g} s per phase, baselines of "
         f"{budget.exchange_baseline_seconds:g} s, concurrency {budget.exchange_concurrency}; "
+        f"scaling: {budget.scaling_rounds} round(s) of {budget.scaling_fast_requests} "
+        f"forward-auth and {budget.scaling_slow_requests} exchange/refresh requests per "
+        f"configuration, concurrency {budget.scaling_concurrency}; "
         f"in-process rounds of {budget.authorize_seconds:g} s",
         markup=False,
     )

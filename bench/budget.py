@@ -40,6 +40,17 @@ class Budget:
     exchange_baseline_seconds: float = 1.5
     """Wall time of the bare POST and /livez phases of the exchange benchmark."""
     exchange_concurrency: int = 8
+    scaling_rounds: int = 2
+    """Rounds of the scaling benchmark (one phase of every kind on every configuration)."""
+    scaling_fast_requests: int = 3_000
+    """Requests of one forward-auth phase of the scaling benchmark."""
+    scaling_slow_requests: int = 1_000
+    """Requests of one exchange or refresh phase of the scaling benchmark."""
+    scaling_warm_requests: int = 150
+    """Untimed requests of each kind on each configuration before the first round."""
+    scaling_seconds: float = 30.0
+    """Wall time at most of one scaling phase (it ends when its requests are done)."""
+    scaling_concurrency: int = 8
 
 
 FULL = Budget(
@@ -59,6 +70,12 @@ FULL = Budget(
     exchange_distinct=450,
     exchange_baseline_seconds=1.5,
     exchange_concurrency=8,
+    scaling_rounds=2,
+    scaling_fast_requests=3_000,
+    scaling_slow_requests=1_000,
+    scaling_warm_requests=150,
+    scaling_seconds=30.0,
+    scaling_concurrency=8,
 )
 QUICK = Budget(
     baseline_seconds=1.0,
@@ -77,4 +94,10 @@ QUICK = Budget(
     exchange_distinct=300,
     exchange_baseline_seconds=1.0,
     exchange_concurrency=8,
+    scaling_rounds=1,
+    scaling_fast_requests=400,
+    scaling_slow_requests=200,
+    scaling_warm_requests=40,
+    scaling_seconds=10.0,
+    scaling_concurrency=8,
 )

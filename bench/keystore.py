@@ -27,6 +27,7 @@ from propusk.storage.models import AuditEvent, ServiceKey
 
 __all__ = [
     "POSTGRES_ENV",
+    "admin_url",
     "backend_pids",
     "count_refusals_since",
     "count_used_since",
@@ -40,8 +41,12 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 _BATCH = 5_000
 
 
-def _admin_url() -> str:
+def admin_url() -> str:
+    """The URL of the maintenance database to connect to (``BENCH_POSTGRES_URL``)."""
     return os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES
+
+
+_admin_url = admin_url
 
 
 async def _admin(statement: str) -> None:
@@ -56,11 +61,12 @@ async def _admin(statement: str) -> None:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty database on the benchmark's PostgreSQL server; yields its
-    ``postgresql+asyncpg://`` URL and drops it (``WITH (FORCE)``) at the end. Raises
-    OSError or asyncpg's errors when the server cannot be reached."""
-    name = f"propusk_bench_{secrets.token_hex(4)}"
+def postgres_database(name: str | None = None) -> Iterator[str]:
+    """A new, empty database on the benchmark's PostgreSQL server (``name``, by default
+    ``propusk_bench_<random>``); yields its ``postgresql+asyncpg://`` URL and drops it
+    (``WITH (FORCE)``) at the end. Raises OSError or asyncpg's errors when the server
+    cannot be reached."""
+    name = name or f"propusk_bench_{secrets.token_hex(4)}"
     run_loop(_admin(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(_admin_url()).set(drivername="postgresql+asyncpg", database=name)
