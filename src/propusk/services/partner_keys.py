@@ -17,7 +17,8 @@ from sqlalchemy import select
 from propusk.config import Settings
 from propusk.core import digital_sign
 from propusk.core.changes import Changes
-from propusk.core.networks import Network, address_allowed
+from propusk.core.networks import Network
+from propusk.core.partner_identity import PartnerIdentity
 from propusk.core.principals import AuthMethod, Principal
 from propusk.services.clock import Clock
 from propusk.services.last_used import LastUsed
@@ -34,7 +35,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
-class PartnerKey:
+class PartnerKey(PartnerIdentity):
     """An enabled key as verifiers see it (see docs/signing-keys.md)."""
 
     key_id: str
@@ -47,27 +48,12 @@ class PartnerKey:
     allowed_networks: tuple[Network, ...]  # empty = any address
     replay_window: int = 0  # seconds; 0 = no replay protection
     password_hash: str | None = field(default=None, repr=False, compare=False)
+    kind: str = field(default="signing-key", init=False)
     # Principals by authenticator method: built from the frozen fields above, so one per
     # method serves every request while this cached key lives (Principal is frozen too).
     _principals: dict[AuthMethod, Principal] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-
-    def principal(self, method: AuthMethod) -> Principal:
-        principal = self._principals.get(method)
-        if principal is None:
-            principal = self._principals[method] = Principal(
-                subject=self.key_id,
-                method=method,
-                kind="signing-key",
-                org_id=self.org_id,
-                methods=self.methods,
-                apps=self.apps,
-            )
-        return principal
-
-    def address_allowed(self, address: str | None) -> bool:
-        return address_allowed(self.allowed_networks, address)
 
 
 class PartnerDirectory:

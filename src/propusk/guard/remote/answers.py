@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from propusk.core import digital_sign
 from propusk.core.cnf import read_cnf
 from propusk.core.errors import InvalidToken, PropuskError
-from propusk.core.networks import Network, address_allowed
+from propusk.core.networks import Network
+from propusk.core.partner_identity import PartnerIdentity
 from propusk.core.principals import AUTH_METHODS, AuthMethod, Principal
 
 __all__ = ["MalformedAnswer", "RemotePartner", "partner_from", "principal_from"]
@@ -102,7 +103,7 @@ def principal_from(answer: Mapping[str, object], expected: AuthMethod) -> Princi
 
 
 @dataclass(frozen=True)
-class RemotePartner:
+class RemotePartner(PartnerIdentity):
     """A signing key as the server described it: the :class:`~propusk.guard.ports.Partner`
     the signature verifiers need, public data only."""
 
@@ -118,22 +119,6 @@ class RemotePartner:
     _principals: dict[AuthMethod, Principal] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-
-    def principal(self, method: AuthMethod) -> Principal:
-        principal = self._principals.get(method)
-        if principal is None:
-            principal = self._principals[method] = Principal(
-                subject=self.key_id,
-                method=method,
-                kind=self.kind,
-                org_id=self.org_id,
-                methods=self.methods,
-                apps=self.apps,
-            )
-        return principal
-
-    def address_allowed(self, address: str | None) -> bool:
-        return address_allowed(self.allowed_networks, address)
 
 
 def _networks(answer: Mapping[str, object]) -> tuple[Network, ...]:
