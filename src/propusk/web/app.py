@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from propusk import __version__
 from propusk.config import ConfigError, Settings
@@ -33,6 +34,7 @@ from propusk.web.api import (
 )
 from propusk.web.console import install as install_console
 from propusk.web.errors import install_error_handlers
+from propusk.web.fastpaths import FastPaths
 from propusk.web.limits import BodyLimitMiddleware
 from propusk.web.redaction import install_log_redaction
 from propusk.wiring import Services, build_services
@@ -126,4 +128,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         dialect_of=public_auth.dialect_for,
     )
+    # Outermost: the hot routes as plain ASGI handlers, ahead of FastAPI (web/fastpaths.py).
+    # Each entry is a path (or a prefix) and a handler built over ``resolved``.
+    fast_exact: dict[str, ASGIApp] = {}
+    fast_prefixes: list[tuple[str, ASGIApp]] = []
+    app.add_middleware(FastPaths, exact=fast_exact, prefixes=fast_prefixes)
     return app
